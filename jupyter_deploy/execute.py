@@ -1,0 +1,134 @@
+"""``export --execute``: run a saved notebook in a fresh ``jupyter-deploy`` kernel, then export there.
+
+The notebook runs top to bottom with the project root as working directory; a final cell calls
+``export_in_kernel`` with the saved notebook as the source of cells, so tags and notebook order count
+and live objects come from the kernel that just built them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import exceptions
+from .exceptions import NotebookError
+from .models import ExportResult
+
+KERNEL_NAME = "jupyter-deploy"
+RESULT_MARKER = "__jupyter_deploy_result__"
+
+
+def kernel_name() -> str:
+    """Our kernelspec when installed, else the default Python kernel (with the extension loaded by a cell)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        return KERNEL_NAME
+    except NoSuchKernel:
+        return "python3"
+
+
+def export_cell(root: Path, notebook: Path, name: str | None, allow_pickle: bool, requirements: list[str]) -> str:
+    arguments = json.dumps(
+        {
+            "name": name,
+            "root": str(root),
+            "notebook": str(notebook),
+            "allow_pickle": allow_pickle,
+            "requirements": requirements,
+        }
+    )
+    return f"""
+import json as _jd_json
+from jupyter_deploy.exceptions import JupyterDeployError as _JdError
+from jupyter_deploy.kernel import export_in_kernel as _jd_export
+try:
+    _jd_out = {{"result": _jd_export(get_ipython(), **_jd_json.loads({arguments!r})).model_dump(mode="json")}}
+except _JdError as _jd_error:
+    _jd_out = {{"error": type(_jd_error).__name__, "message": str(_jd_error)}}
+print({RESULT_MARKER!r} + _jd_json.dumps(_jd_out))
+"""
+
+
+def execute_and_export(
+    path: str | Path,
+    root: str | Path = ".",
+    name: str | None = None,
+    allow_pickle: bool = False,
+    requirements: list[str] | None = None,
+    timeout: int = 600,
+    progress: bool = False,
+) -> ExportResult:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    from .notebook import read_notebook
+
+    notebook_path, root = Path(path).resolve(), Path(root).resolve()
+    read_notebook(notebook_path)  # the same clear errors as a static export for a bad file
+    node = nbformat.read(notebook_path, as_version=4)
+    kernel = kernel_name()
+    if kernel != KERNEL_NAME:
+        node.cells.insert(0, nbformat.v4.new_code_cell("%load_ext jupyter_deploy"))
+    node.cells.append(
+        nbformat.v4.new_code_cell(export_cell(root, notebook_path, name, allow_pickle, list(requirements or [])))
+    )
+    env_before = os.environ.get("JD_NOTEBOOK_PATH")
+    os.environ["JD_NOTEBOOK_PATH"] = str(notebook_path)
+    os.environ["JD_PROJECT_ROOT"] = str(root)
+    client = NotebookClient(
+        node, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(notebook_path.parent)}}
+    )
+    try:
+        if progress:
+            _execute_with_progress(client, node)
+        else:
+            client.execute()
+    except CellExecutionError as error:
+        raise NotebookError(
+            f"running the notebook failed in {_failing_cell(node)}: {error.ename}: {error.evalue}",
+            str(path),
+        ) from None
+    except (CellTimeoutError, DeadKernelError) as error:
+        raise NotebookError(f"running the notebook failed: {error}", str(path)) from None
+    finally:
+        if env_before is None:
+            os.environ.pop("JD_NOTEBOOK_PATH", None)
+        else:
+            os.environ["JD_NOTEBOOK_PATH"] = env_before
+    return _result(node.cells[-1])
+
+
+def _execute_with_progress(client: Any, node: Any) -> None:
+    from tqdm.auto import tqdm
+
+    with client.setup_kernel():
+        for index, cell in enumerate(tqdm(node.cells, desc="running notebook", unit="cell")):
+            client.execute_cell(cell, index)
+
+
+def _failing_cell(node: Any) -> str:
+    for index, cell in enumerate(node.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"cell {index + 1}" + (f" (id {cell.id})" if cell.get("id") else "")
+    return "a cell"
+
+
+def _result(cell: Any) -> ExportResult:
+    for output in cell.get("outputs", []):
+        text = output.get("text", "")
+        for line in text.splitlines():
+            if line.startswith(RESULT_MARKER):
+                payload = json.loads(line[len(RESULT_MARKER) :])
+                if "error" in payload:
+                    error_class = getattr(exceptions, payload["error"], exceptions.JupyterDeployError)
+                    error = error_class.__new__(error_class)
+                    exceptions.JupyterDeployError.__init__(error, payload["message"])
+                    raise error
+                return ExportResult.model_validate(payload["result"])
+    raise NotebookError("the notebook ran but the export cell printed no result")

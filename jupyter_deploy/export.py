@@ -1,0 +1,248 @@
+"""Export: annotated cells -> a new (or the same, unchanged) version under ``deployments/NAME/``.
+
+Three entry points share one writer: ``export_notebook`` (a saved notebook, no kernel),
+``export_live`` (inside a kernel, capturing live objects) and ``--execute`` (``execute.py``: run the
+saved notebook in a fresh kernel, then ``export_live`` there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import versions
+from .closure import Closure, build_closure
+from .exceptions import ClosureError, ParityError
+from .extract import find_deployments, select_deployment, suggest_name
+from .models import Deployment, ExportResult, Parity, TensorSpec, VersionInfo
+from .notebook import NotebookSource, read_notebook
+
+# names that live cells bind in every IPython kernel and never belong in a predictor
+KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "display", "_", "__", "___"})
+
+
+@dataclass
+class ExportRequest:
+    """Everything one export needs, whichever front door it came through."""
+
+    root: Path
+    source: NotebookSource
+    name: str | None = None
+    notebook: str | None = None
+    history: bool = False
+    namespace: dict[str, Any] | None = None
+    allow_pickle: bool = False
+    requirements: list[str] = field(default_factory=list)
+    mlflow_run_id: str | None = None
+    parity: bool = True
+    make_current: bool = True
+
+
+def default_name(notebook: str | None) -> str:
+    return suggest_name(Path(notebook).stem) if notebook else "model"
+
+
+def export_notebook(
+    path: str | Path,
+    root: str | Path = ".",
+    name: str | None = None,
+    allow_pickle: bool = False,
+    requirements: list[str] | None = None,
+    parity: bool = True,
+) -> ExportResult:
+    """Export a saved notebook without a kernel: everything must be defined in source."""
+    source = read_notebook(path)
+    request = ExportRequest(
+        root=Path(root),
+        source=source,
+        name=name,
+        notebook=_relative(path, root),
+        allow_pickle=allow_pickle,
+        requirements=list(requirements or []),
+        parity=parity,
+    )
+    return export(request)
+
+
+def export(request: ExportRequest) -> ExportResult:
+    where = request.notebook or "the kernel's history"
+    deployments = find_deployments(request.source, default_name(request.notebook), latest_wins=request.history)
+    deployment = select_deployment(deployments, request.name, where)
+    closure = build_closure(
+        request.source, deployment, history=request.history, live=request.namespace is not None
+    )
+    live = {name: binding for name, binding in closure.live.items() if name not in KERNEL_NAMES}
+    if request.namespace is None:
+        _refuse_live(live, closure, request)
+        return _write(request, deployment, closure, captured={}, example=None)
+    return _write_live(request, deployment, closure, live)
+
+
+def _refuse_live(live: dict, closure: Closure, request: ExportRequest) -> None:
+    if not live:
+        return
+    name, binding = sorted(live.items())[0]
+    user = closure.needed_by.get(name)
+    used_in = user.cell.label if user else "an annotated cell"
+    if binding is None:
+        raise ClosureError(f"{name!r} is used in {used_in} but defined nowhere in the notebook", name=name)
+    raise ClosureError(
+        f"{name!r} (used in {used_in}) is computed by {binding.cell.label} "
+        f"({binding.text.splitlines()[0][:60]!r}), not defined in source. Export with --execute so a kernel "
+        f"runs the notebook and captures it, or build it in a 'load' cell (%%deploy load)",
+        name=name,
+        cell=binding.cell.id,
+    )
+
+
+def _write_live(request: ExportRequest, deployment: Deployment, closure: Closure, live: dict) -> ExportResult:
+    from . import artifacts as capture
+
+    namespace = request.namespace or {}
+    missing = sorted(name for name in live if name not in namespace)
+    if missing:
+        user = closure.needed_by.get(missing[0])
+        raise ClosureError(
+            f"{missing[0]!r} is used in {user.cell.label if user else 'an annotated cell'} but is not defined "
+            "in the kernel: run the cell that defines it first",
+            name=missing[0],
+        )
+    if "example_input" not in namespace:
+        raise ClosureError(
+            "example_input is not defined in the kernel: add a cell '%%deploy example' that sets "
+            "example_input = ... and run it",
+            name="example_input",
+        )
+    example = namespace["example_input"]
+    modules = {name: namespace[name] for name in live if capture.is_torch_module(namespace[name])}
+    pipeline = _pipeline(deployment, namespace)
+    with capture.recording_module_inputs(modules) as module_inputs:
+        reference = _call_without_grad(pipeline, example)
+    captured = {"values": {name: namespace[name] for name in live}, "inputs": module_inputs}
+    return _write(request, deployment, closure, captured=captured, example=(example, reference))
+
+
+def _pipeline(deployment: Deployment, namespace: dict[str, Any]) -> Any:
+    steps = [namespace[role] for role in ("preprocess", "predict", "postprocess") if deployment.role(role)]
+
+    def run(value: Any) -> Any:
+        for step in steps:
+            value = step(value)
+        return value
+
+    return run
+
+
+def _call_without_grad(function: Any, value: Any) -> Any:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return function(value)
+    with torch.inference_mode():
+        return function(value)
+
+
+def _write(
+    request: ExportRequest,
+    deployment: Deployment,
+    closure: Closure,
+    captured: dict[str, Any],
+    example: tuple[Any, Any] | None,
+) -> ExportResult:
+    from . import artifacts as capture
+    from .predictor import deployment_options, reference_script, render_predictor
+    from .requirements import imported_modules, pin
+    from .runtime.spec import spec_of
+
+    root, name = request.root, deployment.name
+    with versions.staging(root, name) as stage:
+        artifact_dir = stage / "artifacts"
+        files: dict[str, str] = {}
+        for variable, value in sorted(captured.get("values", {}).items()):
+            files[variable] = capture.capture(
+                variable, value, artifact_dir, captured.get("inputs"), request.allow_pickle
+            )
+        example_file, spec = None, None
+        if example is not None:
+            example_file = capture.capture("example_input", example[0], artifact_dir, allow_pickle=False)
+            capture.capture("example_output", example[1], artifact_dir, allow_pickle=False)
+            spec = spec_of(example[0])
+        text = render_predictor(
+            deployment, closure, files, example_file, spec, request.allow_pickle, cell_comments=not request.history
+        )
+        (stage / "predictor.py").write_text(text, encoding="utf-8")
+        modules = imported_modules([text]) | _artifact_modules(files, example_file)
+        pins = pin(modules, request.requirements)
+        (stage / "requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
+
+        digest = versions.content_hash(stage)
+        existing = versions.find_by_hash(root, name, digest)
+        if existing is not None:
+            path = versions.version_path(root, name, existing.version)
+            if request.make_current:
+                versions.set_current(root, name, existing.version)
+            return ExportResult(info=existing, path=str(path), created=False)
+
+        parity = _parity(stage, deployment, closure, example) if request.parity else None
+        if parity is not None and parity.status == "failed":
+            raise ParityError(f"parity check failed for {name!r}: {parity.detail}")
+        parent = versions.current_version(root, name)
+        info = VersionInfo(
+            name=name,
+            version="v0",
+            content_hash=digest,
+            parent=parent,
+            created=versions.now_iso(),
+            notebook=request.notebook,
+            cell_ids=closure.cell_ids,
+            options=deployment_options(deployment),
+            input_spec=TensorSpec(**spec) if spec else None,
+            artifacts=files,
+            allow_pickle=request.allow_pickle and any(f.endswith(".pkl") for f in files.values()),
+            requirements=pins,
+            mlflow_run_id=request.mlflow_run_id,
+            parity=parity,
+        )
+        path = versions.commit(root, name, stage, info)
+    if request.make_current:
+        versions.set_current(root, name, info.version)
+    changed = versions.changed_files(versions.version_path(root, name, parent), path) if parent else []
+    return ExportResult(info=info, path=str(path), created=True, changed_files=changed)
+
+
+def _parity(stage: Path, deployment: Deployment, closure: Closure, example: tuple[Any, Any] | None) -> Parity:
+    from .parity import run_parity
+    from .predictor import reference_script
+
+    if example is not None:
+        return run_parity(stage)
+    if not deployment.role("example"):
+        return Parity(status="skipped", detail="no example cell: add '%%deploy example' to check parity")
+    script = stage.parent / f"{stage.name}-reference.py"
+    script.write_text(reference_script(deployment, closure), encoding="utf-8")
+    try:
+        return run_parity(stage, script)
+    finally:
+        script.unlink(missing_ok=True)
+        shutil.rmtree(stage / "__pycache__", ignore_errors=True)
+
+
+def _artifact_modules(files: dict[str, str], example_file: str | None) -> set[str]:
+    suffixes = {Path(f).suffix for f in [*files.values(), example_file or ""]}
+    modules = set()
+    if suffixes & {".pt2", ".safetensors"}:
+        modules |= {"torch", "safetensors"}
+    if ".npy" in suffixes:
+        modules.add("numpy")
+    return modules
+
+
+def _relative(path: str | Path, root: str | Path) -> str:
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
+    except ValueError:
+        return str(path)

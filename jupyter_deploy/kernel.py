@@ -1,0 +1,117 @@
+"""Inside a kernel: export from the live namespace, and the ``%deploy`` subcommands that show results.
+
+The cells come from the saved notebook when the runner says which (``JD_NOTEBOOK_PATH``: ``--execute``
+and retraining), else from the kernel's own history, which is what actually ran.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .exceptions import NotFoundError
+from .models import ExportResult
+
+
+def export_in_kernel(
+    shell: Any,
+    name: str | None = None,
+    root: str | Path | None = None,
+    notebook: str | None = None,
+    allow_pickle: bool = False,
+    requirements: list[str] | None = None,
+    mlflow_run_id: str | None = None,
+    make_current: bool = True,
+) -> ExportResult:
+    from .export import ExportRequest, _relative, export
+    from .notebook import history_source, read_notebook
+
+    root = Path(root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd())
+    notebook = notebook or os.environ.get("JD_NOTEBOOK_PATH")
+    if notebook:
+        source, history, label = read_notebook(notebook), False, _relative(notebook, root)
+    else:
+        source, history, label = history_source(list(shell.history_manager.input_hist_raw[1:])), True, None
+    request = ExportRequest(
+        root=root,
+        source=source,
+        name=name,
+        notebook=label,
+        history=history,
+        namespace=shell.user_ns,
+        allow_pickle=allow_pickle,
+        requirements=list(requirements or []),
+        mlflow_run_id=mlflow_run_id or os.environ.get("MLFLOW_RUN_ID"),
+        make_current=make_current,
+    )
+    return export(request)
+
+
+def _parser(prog: str, description: str) -> Any:
+    from .magics import MagicArgumentParser
+
+    parser = MagicArgumentParser(prog=prog, description=description)
+    parser.add_argument("--root", default=None, help="project root (default: the kernel's working directory)")
+    return parser
+
+
+def export_command(shell: Any, argv: list[str]) -> Any:
+    parser = _parser("%deploy export", "Export the deployment's cells and live objects as a new version.")
+    parser.add_argument("name", nargs="?", help="deployment name (default: the only one)")
+    parser.add_argument("--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle")
+    parser.add_argument("--requirement", action="append", default=[], help="extra requirement line")
+    parser.add_argument("--notebook", help="read cells from this saved notebook instead of the history")
+    args = parser.parse_args(argv)
+    result = export_in_kernel(
+        shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement
+    )
+    from .widgets import version_card
+
+    return version_card(result, Path(args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()))
+
+
+def versions_command(shell: Any, argv: list[str]) -> None:
+    from . import versions
+
+    parser = _parser("%deploy versions", "List the versions of a deployment.")
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    root = args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
+    infos = versions.list_versions(root, args.name)
+    if not infos:
+        raise NotFoundError(f"deployment {args.name!r} has no versions yet: run %deploy export {args.name}")
+    print(format_versions(infos, versions.current_version(root, args.name)))
+
+
+def format_versions(infos: list[Any], current: str | None) -> str:
+    lines = [f"{'':2}{'VERSION':8} {'CREATED':21} {'PARITY':8} {'HASH':12} NOTEBOOK"]
+    for info in infos:
+        marker = "* " if info.version == current else "  "
+        parity = info.parity.status if info.parity else "-"
+        lines.append(
+            f"{marker}{info.version:8} {info.created:21} {parity:8} {info.content_hash[:12]:12} {info.notebook or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def diff_command(shell: Any, argv: list[str]) -> None:
+    from . import versions
+
+    parser = _parser("%deploy diff", "Show what changed between two versions.")
+    parser.add_argument("name")
+    parser.add_argument("old")
+    parser.add_argument("new")
+    args = parser.parse_args(argv)
+    root = args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
+    print(versions.diff_versions(root, args.name, args.old, args.new) or "no differences")
+
+
+def manifests_command(shell: Any, argv: list[str]) -> None:
+    """``%deploy manifests NAME [options]``: the CLI's ``manifests`` command, run in the kernel's root."""
+    from .cli import main
+
+    root = os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
+    if "--root" not in argv:
+        argv = [*argv, "--root", root]
+    main(["manifests", *argv])

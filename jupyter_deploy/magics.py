@@ -1,0 +1,96 @@
+"""``%%deploy ROLE`` and ``%deploy COMMAND``: the notebook front door.
+
+``%%deploy`` runs its cell as usual; the annotation lives in the cell's first line, which export reads
+back from the kernel's history (or the saved notebook). ``%deploy`` subcommands are thin calls into the
+package; each area registers its own in ``LINE_COMMANDS``. Errors become ``UsageError`` (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from .exceptions import JupyterDeployError
+
+# subcommand -> "module:function"; each takes (shell, argv) and returns what the cell shows
+LINE_COMMANDS: dict[str, str] = {
+    "export": "jupyter_deploy.kernel:export_command",
+    "versions": "jupyter_deploy.kernel:versions_command",
+    "diff": "jupyter_deploy.kernel:diff_command",
+    "serve": "jupyter_deploy.kernel_serve:serve_command",
+    "stop": "jupyter_deploy.kernel_serve:stop_command",
+    "manifests": "jupyter_deploy.kernel:manifests_command",
+}
+
+
+class MagicArgumentParser(argparse.ArgumentParser):
+    """argparse that raises ``UsageError`` instead of exiting the kernel."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+        if message:
+            print(message)
+        raise UsageError("") if status else _HelpShown()
+
+
+class _HelpShown(Exception):
+    """``--help`` was printed; nothing else to do."""
+
+
+@magics_class
+class DeployMagics(Magics):
+    @cell_magic
+    def deploy(self, line: str, cell: str) -> None:
+        """%%deploy ROLE [--name NAME] [options]: mark this cell for export, then run it.
+
+        ROLE is predict, load, preprocess, postprocess or example. Options (--gpu 1,
+        --max-batch-size 32, ...) are recorded for the deployment's manifests and server.
+        """
+        from .extract import parse_magic_line
+
+        try:
+            parse_magic_line(line)
+        except JupyterDeployError as error:
+            raise UsageError(str(error)) from None
+        self.shell.run_cell(cell, store_history=False)
+
+    @line_magic("deploy")
+    def deploy_line(self, line: str) -> Any:
+        """%deploy COMMAND ...: export, versions, diff, serve, stop, manifests (see %deploy COMMAND --help)."""
+        argv = shlex.split(line)
+        if not argv or argv[0] in {"-h", "--help", "help"}:
+            print(f"usage: %deploy {{{','.join(LINE_COMMANDS)}}} ...\n\n{self.deploy_line.__doc__}")
+            return None
+        command = argv[0]
+        if command not in LINE_COMMANDS:
+            raise UsageError(f"unknown %deploy command {command!r}; use one of: {', '.join(LINE_COMMANDS)}")
+        function = _load(LINE_COMMANDS[command])
+        try:
+            return function(self.shell, argv[1:])
+        except _HelpShown:
+            return None
+        except JupyterDeployError as error:
+            raise UsageError(str(error)) from None
+
+
+def _load(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except ModuleNotFoundError as error:
+        raise UsageError(f"this %deploy command is not available ({error.name} is missing)") from None
+
+
+def register(ipython: Any) -> None:
+    ipython.register_magics(DeployMagics)
+    # the kernel's working directory is the project root; remember it for the side panel and REST
+    os.environ.setdefault("JD_PROJECT_ROOT", os.getcwd())

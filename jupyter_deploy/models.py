@@ -1,0 +1,83 @@
+"""Data on the wire and in files: pydantic models, mirrored by ``labextension/models.ts``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["predict", "load", "preprocess", "postprocess", "example"]
+ROLES: tuple[str, ...] = ("predict", "load", "preprocess", "postprocess", "example")
+
+
+class Annotation(BaseModel):
+    """One annotated cell: its role in deployment ``name``, where it is, and its magic-line options."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    name: str
+    cell_id: str
+    index: int = Field(description="position of the cell in the notebook (or the kernel's history)")
+    options: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(default="", description="the cell's Python source, magic line removed")
+    via: Literal["magic", "tag"] = "magic"
+
+
+class Deployment(BaseModel):
+    """The annotated cells of one deployment in a notebook."""
+
+    name: str
+    cells: list[Annotation]
+
+    def role(self, role: str) -> list[Annotation]:
+        return [cell for cell in self.cells if cell.role == role]
+
+
+class TensorSpec(BaseModel):
+    """What the predictor's inputs look like, derived from ``example_input``.
+
+    ``kind`` says how a request is decoded before ``predict`` sees it; ``shape`` has -1 for the batch dim.
+    """
+
+    kind: Literal["torch", "numpy", "list", "json"]
+    dtype: str | None = None
+    shape: list[int] | None = None
+
+
+class Parity(BaseModel):
+    """Result of running the exported module in a fresh process on ``example_input``."""
+
+    status: Literal["passed", "failed", "skipped"]
+    detail: str = ""
+    max_abs_diff: float | None = None
+    seconds: float | None = None
+
+
+class VersionInfo(BaseModel):
+    """``deployments/NAME/vN/version.json``: what a version is and where it came from."""
+
+    name: str
+    version: str = Field(description="'v1', 'v2', ...")
+    content_hash: str
+    parent: str | None = None
+    created: str = Field(description="ISO 8601, UTC")
+    notebook: str | None = Field(default=None, description="source notebook, relative to the project root")
+    cell_ids: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict, description="from the magic line / tags")
+    input_spec: TensorSpec | None = None
+    artifacts: dict[str, str] = Field(default_factory=dict, description="variable name -> file under artifacts/")
+    allow_pickle: bool = False
+    requirements: list[str] = Field(default_factory=list)
+    mlflow_run_id: str | None = None
+    parity: Parity | None = None
+    files: list[str] = Field(default_factory=list)
+
+
+class ExportResult(BaseModel):
+    """What an export did: the version it produced (or found unchanged) and what changed."""
+
+    info: VersionInfo
+    path: str
+    created: bool = Field(description="False when the content matched an existing version")
+    changed_files: list[str] = Field(default_factory=list, description="relative to the parent version")

@@ -1,0 +1,141 @@
+"""Deployment options: one table of what exists, and their precedence.
+
+Options come from the CLI, then the ``%%deploy`` magic line (recorded in ``version.json``), then
+``deploy.yaml`` at the project root (``defaults:`` and ``deployments: {NAME: {...}}``), then defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .exceptions import OptionsError
+
+# name -> type; a value given as text is converted to that type. ``list`` options may repeat.
+KNOWN_OPTIONS: dict[str, type] = {
+    # serving (runtime)
+    "max_batch_size": int,
+    "max_latency_ms": float,
+    "workers": int,
+    # manifests
+    "gpu": int,
+    "gpu_type": str,
+    "cpu": str,
+    "memory": str,
+    "cpu_limit": str,
+    "memory_limit": str,
+    "shm_size": str,
+    "min_replicas": int,
+    "max_replicas": int,
+    "scale_metric": str,
+    "scale_target": int,
+    "canary": int,
+    "mode": str,
+    "namespace": str,
+    "image": str,
+    "service_account": str,
+    "runtime": str,
+    "storage_uri": str,
+    "batcher": bool,
+    "env_secret": list,
+    "env_configmap": list,
+    "env": list,
+    "toleration": list,
+    # export
+    "requirement": list,
+}
+
+
+def option_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def convert(name: str, value: Any) -> Any:
+    """Convert one option value to its declared type, or raise ``OptionsError`` naming the option."""
+    key = name.replace("-", "_")
+    if key not in KNOWN_OPTIONS:
+        known = ", ".join(option_flag(option) for option in sorted(KNOWN_OPTIONS))
+        raise OptionsError(f"unknown option {option_flag(key)}; known options: {known}", key)
+    kind = KNOWN_OPTIONS[key]
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(value)
+            return text in {"true", "1", "yes"}
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(str(value))
+        if kind is float:
+            return float(value)
+        if kind is list:
+            return [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)]
+        return str(value)
+    except ValueError:
+        raise OptionsError(
+            f"{option_flag(key)} takes {'an integer' if kind is int else 'a ' + kind.__name__}, not {value!r}",
+            key,
+        ) from None
+
+
+def parse_option_tokens(tokens: list[str]) -> dict[str, Any]:
+    """``["--gpu", "1", "--batcher", "--env-secret", "A=s/k"]`` -> ``{"gpu": 1, "batcher": True, ...}``."""
+    options: dict[str, Any] = {}
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        if not token.startswith("--"):
+            raise OptionsError(f"unexpected {token!r}: options look like --name VALUE")
+        key, _, inline = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if key not in KNOWN_OPTIONS:
+            convert(key, None)  # raises the 'unknown option' error
+        if inline:
+            value: Any = inline
+        elif KNOWN_OPTIONS[key] is bool and (
+            position + 1 >= len(tokens) or tokens[position + 1].startswith("--")
+        ):
+            value = True
+        else:
+            position += 1
+            if position >= len(tokens):
+                raise OptionsError(f"{option_flag(key)} needs a value", key)
+            value = tokens[position]
+        converted = convert(key, value)
+        if KNOWN_OPTIONS[key] is list:
+            options[key] = [*options.get(key, []), *converted]
+        else:
+            options[key] = converted
+        position += 1
+    return options
+
+
+def project_options(root: str | Path, name: str) -> dict[str, Any]:
+    """Options for deployment ``name`` from ``deploy.yaml`` at the project root (empty if none)."""
+    import yaml
+
+    path = Path(root) / "deploy.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise OptionsError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise OptionsError(f"{path}: expected a mapping with 'defaults' and 'deployments'")
+    merged = dict(data.get("defaults") or {})
+    merged.update((data.get("deployments") or {}).get(name) or {})
+    return {key.replace("-", "_"): convert(key, value) for key, value in merged.items()}
+
+
+def resolve_options(
+    root: str | Path, name: str, recorded: dict[str, Any] | None = None, cli: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """CLI over the magic line (``recorded``) over ``deploy.yaml``; ``None`` CLI values are ignored."""
+    merged = project_options(root, name)
+    merged.update(recorded or {})
+    merged.update({key: value for key, value in (cli or {}).items() if value is not None})
+    return merged

@@ -1,0 +1,107 @@
+"""The parity check: import a new predictor in a fresh process and compare its output with the notebook's.
+
+The reference is what the notebook computed in the kernel (``artifacts/example_output.*``) or, for a
+saved notebook exported without a kernel, the notebook's own cells run as a plain script.
+Run as ``python -m jupyter_deploy.parity VERSION_DIR [REFERENCE_SCRIPT]``; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .models import Parity
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def run_parity(version_dir: Path, reference_script: Path | None = None, timeout: float = 300) -> Parity:
+    """Run the check in a subprocess; a crash there is a failed check whose detail is the error."""
+    version_dir = Path(version_dir).resolve()
+    command = [sys.executable, "-m", "jupyter_deploy.parity", str(version_dir)]
+    if reference_script is not None:
+        command.append(str(Path(reference_script).resolve()))
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, cwd=version_dir, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Parity(status="failed", detail=f"the predictor did not answer within {timeout:.0f} s")
+    elapsed = round(time.perf_counter() - start, 3)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-6:]
+        return Parity(status="failed", detail="the predictor failed in a fresh process:\n" + "\n".join(tail))
+    result = Parity.model_validate_json(lines[-1])
+    result.seconds = elapsed
+    return result
+
+
+def compare(actual: Any, expected: Any) -> tuple[bool, float | None, str]:
+    import numpy as np
+
+    def as_array(value: Any) -> Any:
+        if hasattr(value, "detach"):
+            return value.detach().cpu().numpy()
+        return np.asarray(value) if isinstance(value, np.ndarray) else value
+
+    actual, expected = as_array(actual), as_array(expected)
+    if isinstance(actual, np.ndarray) or isinstance(expected, np.ndarray):
+        actual, expected = np.asarray(actual), np.asarray(expected)
+        if actual.shape != expected.shape:
+            return False, None, f"shape {list(actual.shape)} instead of the notebook's {list(expected.shape)}"
+        if actual.size == 0:
+            return True, 0.0, ""
+        if actual.dtype.kind in "fciub" and expected.dtype.kind in "fciub":
+            diff = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
+            ok = bool(np.allclose(actual, expected, rtol=RTOL, atol=ATOL))
+            return ok, diff, "" if ok else f"values differ by up to {diff:.3g}"
+        ok = bool(np.array_equal(actual, expected))
+        return ok, None, "" if ok else "values differ"
+    ok = actual == expected
+    return bool(ok), None, "" if ok else f"{actual!r} instead of the notebook's {expected!r}"
+
+
+def _main(version_dir: str, reference_script: str | None = None) -> int:
+    import importlib.util
+
+    directory = Path(version_dir)
+    spec = importlib.util.spec_from_file_location("_jd_predictor", directory / "predictor.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_jd_predictor"] = module
+    spec.loader.exec_module(module)
+    model_class = next(
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and value.__module__ == "_jd_predictor" and hasattr(value, "load_state")
+    )
+    model = model_class()
+    model.load()
+    actual = model.infer(model.to_device(model.load_example_input()))
+    if reference_script is not None:
+        namespace: dict[str, Any] = {"__name__": "_jd_reference"}
+        exec(compile(Path(reference_script).read_text(), reference_script, "exec"), namespace)
+        expected = namespace["_jd_reference"]
+    else:
+        from .runtime.artifacts import load_artifact
+
+        outputs = sorted((directory / "artifacts").glob("example_output.*"))
+        if not outputs:
+            print(json.dumps({"status": "skipped", "detail": "no reference output"}))
+            return 0
+        expected = load_artifact(outputs[0])
+    ok, diff, detail = compare(actual, expected)
+    print(json.dumps({"status": "passed" if ok else "failed", "max_abs_diff": diff, "detail": detail}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(*sys.argv[1:3]))

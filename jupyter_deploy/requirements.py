@@ -1,0 +1,61 @@
+"""Pinned requirements: import names in the predictor -> installed distributions -> exact versions."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterable
+from functools import lru_cache
+
+from . import __version__
+
+# what every generated predictor needs at serve time, whatever the cells import
+RUNTIME_DISTRIBUTIONS = ("kserve",)
+
+
+@lru_cache(maxsize=1)
+def _distributions_by_module() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+def imported_modules(sources: Iterable[str]) -> set[str]:
+    """Top-level module names imported by the given Python sources."""
+    modules: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    return modules
+
+
+def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
+    """``name==version`` lines for the distributions providing ``modules``, plus ``extras`` as given.
+
+    Standard-library modules and modules that belong to no installed distribution (local files) are
+    left out; our own package is pinned to this version because generated predictors import its runtime.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    names: set[str] = set(RUNTIME_DISTRIBUTIONS)
+    for module in modules:
+        if module in sys.stdlib_module_names or module == "jupyter_deploy":
+            continue
+        names.update(_distributions_by_module().get(module, []))
+    pins = {}
+    for name in names:
+        try:
+            # a local label (2.13.0+cpu) names a build, not a release: images pick their own build
+            pins[name.lower()] = f"{name}=={version(name).split('+')[0]}"
+        except PackageNotFoundError:
+            continue
+    pins["jupyter-deploy"] = f"jupyter-deploy=={__version__}"
+    lines = sorted(pins.values(), key=str.lower)
+    return lines + [extra for extra in extras if extra not in lines]

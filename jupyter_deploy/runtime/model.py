@@ -1,0 +1,110 @@
+"""``NotebookModel``: the ``kserve.Model`` that every generated predictor subclasses.
+
+The subclass (rendered from the notebook) provides ``load_state(device)`` (captured artifacts, then
+the load cell), ``run(inputs)`` (preprocess -> predict -> postprocess) and ``load_example_input()``;
+this class turns KServe requests into ``run`` calls, off the event loop and without autograd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any, ClassVar
+
+import kserve
+from kserve.errors import InferenceError, InvalidInput
+
+from . import codec
+
+
+def pick_device() -> Any:
+    """CUDA when torch sees a GPU, else CPU; None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class NotebookModel(kserve.Model):
+    deployment: ClassVar[str] = "model"
+    input_spec: ClassVar[dict[str, Any] | None] = None
+    """None: derived from ``load_example_input()`` at load time"""
+    serving_options: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(
+        cls,
+        deployment: str | None = None,
+        input_spec: dict[str, Any] | None = None,
+        serving_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Generated predictors declare themselves in the class statement (no mutable class attributes)."""
+        super().__init_subclass__(**kwargs)
+        if deployment is not None:
+            cls.deployment = deployment
+        if input_spec is not None:
+            cls.input_spec = input_spec
+        if serving_options is not None:
+            cls.serving_options = serving_options
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name or self.deployment)
+        self.device: Any = None
+        self.input_spec = type(self).input_spec
+
+    # -- provided by the generated subclass --------------------------------------------------------
+    def load_state(self, device: Any) -> None:
+        """Restore the notebook's objects (artifacts, then the load cell)."""
+
+    def run(self, inputs: Any) -> Any:
+        raise NotImplementedError
+
+    def load_example_input(self) -> Any:
+        raise NotImplementedError
+
+    # -- KServe contract ---------------------------------------------------------------------------
+    def load(self) -> bool:
+        self.device = pick_device()
+        self.load_state(self.device)
+        self._move_modules_to_device()
+        if self.input_spec is None:
+            self.input_spec = codec.spec_of(self.load_example_input())
+        self.ready = True
+        return self.ready
+
+    def _move_modules_to_device(self) -> None:
+        torch = sys.modules.get("torch")
+        if torch is None or self.device is None or self.device.type == "cpu":
+            return
+        namespace = vars(sys.modules[type(self).__module__])
+        for name, value in list(namespace.items()):
+            if isinstance(value, (torch.nn.Module, torch.Tensor)):
+                namespace[name] = value.to(self.device)
+
+    def to_device(self, value: Any) -> Any:
+        """A torch tensor moved to the model's device; anything else unchanged."""
+        if self.device is not None and hasattr(value, "to") and hasattr(value, "device"):
+            return value.to(self.device)
+        return value
+
+    def infer(self, inputs: Any) -> Any:
+        """One synchronous call of the notebook's pipeline, without autograd."""
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return self.run(inputs)
+        with torch.inference_mode():
+            return self.run(inputs)
+
+    async def predict(
+        self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
+    ) -> Any:
+        inputs = codec.decode(payload, self.input_spec or {"kind": "json"}, self.device)
+        loop = asyncio.get_running_loop()
+        try:
+            outputs = await loop.run_in_executor(None, self.infer, inputs)
+        except (InvalidInput, InferenceError):
+            raise
+        except Exception as error:
+            raise InferenceError(f"predict failed: {type(error).__name__}: {error}") from error
+        return codec.encode(outputs, payload, self.name)

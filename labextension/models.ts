@@ -1,0 +1,112 @@
+/**
+ * Data on the wire, mirroring the pydantic models of `jupyter_deploy/models.py`
+ * (Annotation, VersionInfo, ...) and the wire models of `jupyter_deploy/handlers.py`.
+ * Keep the two in step: these interfaces describe, they do not decide.
+ */
+
+export const ROLES = [
+  'predict',
+  'load',
+  'preprocess',
+  'postprocess',
+  'example'
+] as const;
+
+export type Role = (typeof ROLES)[number];
+
+/** One annotated cell (`models.Annotation`). */
+export interface IAnnotation {
+  role: Role;
+  name: string;
+  cell_id: string;
+  index: number;
+  options: Record<string, unknown>;
+  source: string;
+  via: 'magic' | 'tag';
+}
+
+/** `models.TensorSpec`. */
+export interface ITensorSpec {
+  kind: 'torch' | 'numpy' | 'list' | 'json';
+  dtype: string | null;
+  shape: number[] | null;
+}
+
+/** `models.Parity`. */
+export interface IParity {
+  status: 'passed' | 'failed' | 'skipped';
+  detail: string;
+  max_abs_diff: number | null;
+  seconds: number | null;
+}
+
+/** `models.VersionInfo`: `deployments/NAME/vN/version.json`. */
+export interface IVersionInfo {
+  name: string;
+  version: string;
+  content_hash: string;
+  parent: string | null;
+  created: string;
+  notebook: string | null;
+  cell_ids: string[];
+  options: Record<string, unknown>;
+  input_spec: ITensorSpec | null;
+  artifacts: Record<string, string>;
+  allow_pickle: boolean;
+  requirements: string[];
+  mlflow_run_id: string | null;
+  parity: IParity | null;
+  files: string[];
+}
+
+/** `models.ExportResult`; `path` is relative to the server root. */
+export interface IExportResult {
+  info: IVersionInfo;
+  path: string;
+  created: boolean;
+  changed_files: string[];
+}
+
+/** `handlers.ServerInfo`: `GET /jupyter-deploy/info`. */
+export interface IServerInfo {
+  version: string;
+  roles: Role[];
+  /** Actions this server offers; the panel shows a button for each. */
+  actions: string[];
+}
+
+/** `handlers.DeploymentView`. */
+export interface IDeploymentView {
+  name: string;
+  cells: IAnnotation[];
+  versions: IVersionInfo[];
+  current: string | null;
+}
+
+/** `handlers.NotebookDeployments`: `GET /jupyter-deploy/deployments?path=NB`. */
+export interface INotebookDeployments {
+  path: string;
+  default_name: string;
+  deployments: IDeploymentView[];
+}
+
+/** `handlers.VersionList`: `GET /jupyter-deploy/versions/NAME`. */
+export interface IVersionList {
+  name: string;
+  current: string | null;
+  versions: IVersionInfo[];
+}
+
+/** `handlers.VersionDiff`: `GET /jupyter-deploy/diff/NAME?a=..&b=..`. */
+export interface IVersionDiff {
+  name: string;
+  a: string;
+  b: string;
+  diff: string;
+}
+
+/** `handlers.ExportRequest`: `POST /jupyter-deploy/export`. */
+export interface IExportRequest {
+  path: string;
+  name?: string | null;
+}
