@@ -140,7 +140,12 @@ def find_deployments(
     """
     deployments: dict[str, list[Annotation]] = {}
     for cell in source.cells:
-        annotation = annotation_of(cell, default_name)
+        try:
+            annotation = annotation_of(cell, default_name)
+        except AnnotationError:
+            if latest_wins:
+                continue  # in a kernel the %%deploy magic already refused this cell when it ran
+            raise
         if annotation is not None:
             deployments.setdefault(annotation.name, []).append(annotation)
     result = {}

@@ -1,7 +1,9 @@
 """Inside a kernel: export from the live namespace, and the ``%deploy`` subcommands that show results.
 
 The cells come from the saved notebook when the runner says which (``JD_NOTEBOOK_PATH``: ``--execute``
-and retraining), else from the kernel's own history, which is what actually ran.
+and retraining), else from the kernel's own history, which is what actually ran. Retraining also sets
+``JD_NOTEBOOK_LABEL`` (the source notebook recorded in ``version.json`` when the cells come from its
+parameterized copy) and ``JD_EXPORT_NO_PROMOTE=1`` (export never moves ``CURRENT``: the gate decides).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def export_in_kernel(
     root = Path(root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd())
     notebook = notebook or os.environ.get("JD_NOTEBOOK_PATH")
     if notebook:
-        source, history, label = read_notebook(notebook), False, _relative(notebook, root)
+        label = os.environ.get("JD_NOTEBOOK_LABEL") or _relative(notebook, root)
+        source, history = read_notebook(notebook), False
     else:
         source, history, label = history_source(list(shell.history_manager.input_hist_raw[1:])), True, None
     request = ExportRequest(
@@ -43,7 +46,7 @@ def export_in_kernel(
         allow_pickle=allow_pickle,
         requirements=list(requirements or []),
         mlflow_run_id=mlflow_run_id or os.environ.get("MLFLOW_RUN_ID"),
-        make_current=make_current,
+        make_current=make_current and os.environ.get("JD_EXPORT_NO_PROMOTE") != "1",
     )
     return export(request)
 

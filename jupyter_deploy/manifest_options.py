@@ -7,6 +7,7 @@ only ever references (``VAR=SECRET/KEY``): a literal value where a reference is 
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Literal
 
@@ -28,8 +29,9 @@ STORAGE_SCHEMES = ("gs", "s3", "pvc", "file", "https", "http", "hdfs", "webhdfs"
 SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
 HPA_METRICS = ("cpu", "memory")
 RUNTIMES = ("custom", "pytorch", "mlflow")
-# env names that hold credentials: their values must come from a Secret
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|CREDENTIAL|PRIVATE_?KEY)", re.I)
+# env names that hold credentials (by their words: HF_TOKEN yes, TOKENIZERS_PARALLELISM no)
+SECRET_WORDS = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PASSPHRASE"}
+SECRET_PAIRS = {("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY"), ("AUTH", "KEY")}
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by NVIDIA GPU feature discovery
 
@@ -167,7 +169,7 @@ class ManifestOptions(BaseModel):
             var, sep, _ = item.partition("=")
             if not sep or not ENV_NAME.match(var):
                 raise ValueError(f"{item!r} is not VAR=VALUE")
-            if SECRET_NAME.search(var):
+            if looks_secret(var):
                 raise ValueError(
                     f"{var} looks like a credential: a literal value would be committed in the manifest; "
                     f"store it in a Secret and pass --env-secret {var}=SECRET_NAME/KEY"
@@ -198,12 +200,15 @@ class ManifestOptions(BaseModel):
             raise ValueError("--min-replicas 0 (scale to zero) needs --mode Knative")
         if self.mode == "Standard" and self.scale_metric not in (None, *HPA_METRICS):
             raise ValueError(
-                f"--scale-metric {self.scale_metric} needs --mode Knative (Standard mode scales on cpu or memory)"
+                f"--scale-metric {self.scale_metric} needs --mode Knative "
+                "(Standard mode scales on cpu or memory)"
             )
         if self.scale_target is not None and self.metric == "cpu" and self.scale_target > 100:
             raise ValueError(f"--scale-target {self.scale_target}: the cpu target is a percentage (1-100)")
         if self.runtime == "custom" and self.storage_uri:
-            raise ValueError("--storage-uri is only used with a stock runtime: add --runtime pytorch or mlflow")
+            raise ValueError(
+                "--storage-uri is only used with a stock runtime: add --runtime pytorch or mlflow"
+            )
         if self.runtime != "custom" and not self.storage_uri:
             raise ValueError(f"--runtime {self.runtime} needs --storage-uri (where the model files are)")
         return self
@@ -231,6 +236,14 @@ class ManifestOptions(BaseModel):
         if self.gpu > 0 and not any(item.key == GPU_RESOURCE for item in found):
             found.insert(0, Toleration(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule"))
         return found
+
+
+def looks_secret(variable: str) -> bool:
+    """Whether an environment variable's name says it holds a credential (its value needs a Secret)."""
+    words = [word for word in re.split(r"[_.\-]+", variable.upper()) if word]
+    return bool(SECRET_WORDS.intersection(words)) or any(
+        pair in SECRET_PAIRS for pair in itertools.pairwise(words)
+    )
 
 
 def storage_uri_problem(uri: str) -> str | None:
@@ -261,7 +274,7 @@ def parse_env_ref(item: str) -> EnvFromRef:
         raise ValueError(f"{var!r} is not a valid environment variable name")
     if not slash or not key or not DNS1123_SUBDOMAIN.match(source) or not re.match(r"^[-._a-zA-Z0-9]+$", key):
         raise ValueError(
-            f"{var}={reference!r} is not a reference: write {var}=NAME/KEY (the value itself never goes "
+            f"{var}=... is not a reference: write {var}=NAME/KEY (the value itself never goes "
             "into a manifest)"
         )
     return EnvFromRef(var=var, source=source, key=key)

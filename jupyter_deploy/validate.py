@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from .manifest_options import (
     ISVC_NAME,
     LABEL_VALUE,
     QUANTITY,
-    SECRET_NAME,
+    looks_secret,
     storage_uri_problem,
 )
 
@@ -90,7 +89,9 @@ def _path(parts: Any) -> str:
 
 
 def _schema_problems(validator: Any, document: dict[str, Any], file: str) -> Iterator[Problem]:
-    for error in sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+    for error in sorted(
+        validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    ):
         if error.validator == "additionalProperties" and error.validator_value is False:
             known = sorted(error.schema.get("properties", {}))
             for field in sorted(set(error.instance) - set(known)):
@@ -111,7 +112,9 @@ def _closest(field: str, known: list[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def _builtin_problems(document: dict[str, Any], file: str, kubernetes_version: str | None) -> Iterator[Problem]:
+def _builtin_problems(
+    document: dict[str, Any], file: str, kubernetes_version: str | None
+) -> Iterator[Problem]:
     import jsonschema
     import kubernetes_validate
     from kubernetes_validate import utils
@@ -126,7 +129,9 @@ def _builtin_problems(document: dict[str, Any], file: str, kubernetes_version: s
         schema = utils.schema_contents(f"{folder}/{document['kind'].lower()}-{group_version}.json", desired)
     except FileNotFoundError:
         yield Problem(
-            file, "", f"no schema for kind {document['kind']} in {api} (Kubernetes {utils.major_minor(version)})"
+            file,
+            "",
+            f"no schema for kind {document['kind']} in {api} (Kubernetes {utils.major_minor(version)})",
         )
         return
     definitions = utils.schema_contents(f"{folder}/_definitions.json", desired)
@@ -161,7 +166,12 @@ def _labels(mapping: Any, where: str, file: str, values: bool) -> Iterator[Probl
         return
     for key, value in mapping.items():
         prefix, slash, name = str(key).rpartition("/")
-        if (slash and not DNS1123_SUBDOMAIN.match(prefix)) or not LABEL_VALUE.match(name) or not name or len(name) > 63:
+        if (
+            (slash and not DNS1123_SUBDOMAIN.match(prefix))
+            or not LABEL_VALUE.match(name)
+            or not name
+            or len(name) > 63
+        ):
             yield Problem(file, f"{where}.{key}", f"{key!r} is not a valid key")
         if not isinstance(value, str):
             yield Problem(file, f"{where}.{key}", f"value {value!r} must be a string (quote it)")
@@ -185,15 +195,22 @@ def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
         if not parts:
             continue
         key = parts[-1]
-        if key in ("requests", "limits") and len(parts) >= 2 and parts[-2] == "resources" and isinstance(node, dict):
+        if (
+            key in ("requests", "limits")
+            and len(parts) >= 2
+            and parts[-2] == "resources"
+            and isinstance(node, dict)
+        ):
             for resource, quantity in node.items():
                 if not QUANTITY.match(str(quantity)):
-                    yield Problem(file, _path([*parts, resource]), f"{quantity!r} is not a quantity (e.g. 500m, 4Gi)")
+                    yield Problem(
+                        file, _path([*parts, resource]), f"{quantity!r} is not a quantity (e.g. 500m, 4Gi)"
+                    )
         elif key == "sizeLimit" and not QUANTITY.match(str(node)):
             yield Problem(file, _path(parts), f"{node!r} is not a quantity (e.g. 1Gi)")
         elif key == "env" and isinstance(node, list):
             for index, item in enumerate(node):
-                if isinstance(item, dict) and "value" in item and SECRET_NAME.search(str(item.get("name", ""))):
+                if isinstance(item, dict) and "value" in item and looks_secret(str(item.get("name", ""))):
                     yield Problem(
                         file,
                         _path([*parts, index, "value"]),
@@ -232,17 +249,30 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
         if isinstance(high, int) and high < 0:
             yield Problem(file, f"{base}.maxReplicas", "cannot be less than 0")
         if isinstance(low, int) and isinstance(high, int) and high != 0 and low > high:
-            yield Problem(file, f"{base}.minReplicas", f"minReplicas ({low}) cannot be greater than maxReplicas ({high})")
+            yield Problem(
+                file,
+                f"{base}.minReplicas",
+                f"minReplicas ({low}) cannot be greater than maxReplicas ({high})",
+            )
         canary = part.get("canaryTrafficPercent")
         if isinstance(canary, int) and not 0 <= canary <= 100:
             yield Problem(file, f"{base}.canaryTrafficPercent", f"{canary} is not a percentage (0..100)")
         metric, target = part.get("scaleMetric"), part.get("scaleTarget")
         if standard and autoscaler in (None, "hpa"):
             if metric is not None and metric not in HPA_METRICS:
-                yield Problem(file, f"{base}.scaleMetric", f"{metric!r} needs Knative mode: HPA scales on cpu or memory")
+                yield Problem(
+                    file, f"{base}.scaleMetric", f"{metric!r} needs Knative mode: HPA scales on cpu or memory"
+                )
             if isinstance(target, int) and (metric or "cpu") == "cpu" and not 1 <= target <= 100:
-                yield Problem(file, f"{base}.scaleTarget", "the cpu target utilization is a percentage (1..100)")
-        elif mode in ("Knative", "Serverless") and not knative_hpa and metric is not None and metric not in KPA_METRICS:
+                yield Problem(
+                    file, f"{base}.scaleTarget", "the cpu target utilization is a percentage (1..100)"
+                )
+        elif (
+            mode in ("Knative", "Serverless")
+            and not knative_hpa
+            and metric is not None
+            and metric not in KPA_METRICS
+        ):
             yield Problem(
                 file,
                 f"{base}.scaleMetric",
@@ -250,7 +280,9 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
             )
         implementations = [name for name in PREDICTOR_IMPLEMENTATIONS if part.get(name) is not None]
         if component == "predictor" and len(implementations) + bool(part.get("containers")) != 1:
-            yield Problem(file, base, "exactly one of model, a framework (pytorch, ...) or containers must be set")
+            yield Problem(
+                file, base, "exactly one of model, a framework (pytorch, ...) or containers must be set"
+            )
         for name in implementations:
             uri = (part.get(name) or {}).get("storageUri")
             problem = storage_uri_problem(uri) if isinstance(uri, str) else None
@@ -259,7 +291,9 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
 
 
 # -- entry points -----------------------------------------------------------------------------------------
-def validate_document(document: Any, file: str = "<document>", kubernetes_version: str | None = None) -> list[Problem]:
+def validate_document(
+    document: Any, file: str = "<document>", kubernetes_version: str | None = None
+) -> list[Problem]:
     """Every problem of one parsed manifest."""
     if not isinstance(document, dict):
         return [Problem(file, "", "not a mapping: a manifest has apiVersion, kind and metadata")]
@@ -273,7 +307,9 @@ def validate_document(document: Any, file: str = "<document>", kubernetes_versio
         problems += _schema_problems(_isvc_validator(), document, file)
         problems += _webhook_problems(document, file)
     elif api.startswith("serving.kserve.io/"):
-        problems.append(Problem(file, "apiVersion", f"only {ISVC_API} InferenceService is checked, not {api} {kind}"))
+        problems.append(
+            Problem(file, "apiVersion", f"only {ISVC_API} InferenceService is checked, not {api} {kind}")
+        )
     else:
         problems += _builtin_problems(document, file, kubernetes_version)
     problems += _metadata_problems(document, file, isvc=kind == "InferenceService")
@@ -302,13 +338,17 @@ def validate_path(path: str | Path, kubernetes_version: str | None = None) -> li
         raise NotFoundError(f"{path} does not exist: generate it with jupyter-deploy manifests NAME")
     base = path if path.is_dir() else path.parent
     files = (
-        sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()) if path.is_dir() else [path]
+        sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+        if path.is_dir()
+        else [path]
     )
     problems: list[Problem] = []
     for file in files:
         label = file.relative_to(base).as_posix() if path.is_dir() else str(file)
         try:
-            documents = [doc for doc in yaml.safe_load_all(file.read_text(encoding="utf-8")) if doc is not None]
+            documents = [
+                doc for doc in yaml.safe_load_all(file.read_text(encoding="utf-8")) if doc is not None
+            ]
         except yaml.YAMLError as error:
             problems.append(Problem(label, "", f"not valid YAML: {' '.join(str(error).split())}"))
             continue

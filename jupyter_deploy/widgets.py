@@ -48,9 +48,24 @@ def version_card(result: ExportResult, root: Path) -> Any:
         accordion.set_title(0, f"diff {info.parent} -> {info.version}")
         accordion.selected_index = None
         children.append(accordion)
-    box = widgets.VBox(children)
-    box._repr_pretty_ = lambda printer, _cycle: printer.text(summary(result))  # type: ignore[attr-defined]
-    return box
+    return Card(widgets.VBox(children), summary(result))
+
+
+class Card:
+    """A widget whose plain-text form is a one-line summary (for consoles, logs and nbconvert)."""
+
+    def __init__(self, widget: Any, text: str) -> None:
+        self.widget = widget
+        self.text = text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = self.text
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def summary(result: ExportResult) -> str:

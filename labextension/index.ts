@@ -32,7 +32,11 @@ const deployIcon = new LabIcon({
  * Give a cell one deploy role: replace any `deploy:` tag with `deploy:ROLE` (or `deploy:ROLE:NAME`);
  * an empty role removes it. The server reads the tag; nothing here decides what a role means.
  */
-function setRoleTag(model: ICellModel, role: string, name: string | null): void {
+function setRoleTag(
+  model: ICellModel,
+  role: string,
+  name: string | null
+): void {
   const current = model.getMetadata('tags');
   const tags = (Array.isArray(current) ? (current as string[]) : []).filter(
     tag => !tag.startsWith(TAG_PREFIX)

@@ -1,5 +1,9 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
+import {
+  refreshIcon,
+  SidePanel,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import {
@@ -9,7 +13,9 @@ import {
   IServerInfo,
   IVersionInfo
 } from './models';
-import { DeployRequestError, ExtensionMissingError } from './request';
+import { ACTIONS, IPanelAction } from './actions';
+import { el, formatTime, messageOf, missingExtension } from './dom';
+import { ExtensionMissingError } from './request';
 import { DeployService } from './service';
 
 /** The widget id; the sidebar tab is `[data-id="jupyter-deploy-panel"]`. */
@@ -17,48 +23,8 @@ export const PANEL_ID = 'jupyter-deploy-panel';
 
 type Status = { kind: 'busy' | 'ok' | 'error'; text: string };
 
-/**
- * An action the panel offers for a deployment, shown when the server lists it in `info.actions`.
- * Serving, manifests, retraining and apply each add one entry to `DeployPanel.actions` when they land.
- */
-export interface IPanelAction {
-  id: string;
-  label: string;
-  busyLabel: string;
-  run(panel: DeployPanel, deployment: IDeploymentView): Promise<string>;
-}
-
-const exportAction: IPanelAction = {
-  id: 'export',
-  label: 'Export',
-  busyLabel: 'Exporting (running the parity check)…',
-  async run(panel, deployment) {
-    const notebook = panel.notebook;
-    if (!notebook) {
-      throw new Error('No notebook is open.');
-    }
-    if (notebook.context.model.dirty) {
-      await notebook.context.save();
-    }
-    const result = await panel.service.export({
-      path: notebook.context.path,
-      name: deployment.name
-    });
-    const version = `${result.info.name} ${result.info.version}`;
-    if (!result.created) {
-      return `Unchanged: ${version} already holds this code (${result.path}).`;
-    }
-    const changed = result.changed_files.length
-      ? `; changed: ${result.changed_files.join(', ')}`
-      : '';
-    return `Created ${version} in ${result.path}${changed}.`;
-  }
-};
-
 /** The side panel for the active notebook: its annotated cells, versions and actions. */
 export class DeployPanel extends SidePanel {
-  static actions: IPanelAction[] = [exportAction];
-
   constructor(
     readonly service: DeployService,
     private readonly _tracker: INotebookTracker
@@ -81,6 +47,7 @@ export class DeployPanel extends SidePanel {
     );
     this._body = new Widget();
     this._body.addClass('jp-DeployPanel-body');
+    this._body.title.label = 'No notebook';
     this.content.addWidget(this._body);
 
     _tracker.currentChanged.connect(this._onNotebookChanged, this);
@@ -93,16 +60,13 @@ export class DeployPanel extends SidePanel {
   }
 
   /**
-   * The deployment name a newly set role should carry: the notebook's only deployment when it has a
-   * name of its own, otherwise none (the cell then joins the notebook's default deployment).
+   * The deployment name a newly set role should carry: the notebook's only deployment (named
+   * explicitly, so the cell stays in it when the notebook is renamed), otherwise none (the cell then
+   * joins the notebook's default deployment).
    */
   nameForNewRole(): string | null {
     const deployments = this._data?.deployments ?? [];
-    if (deployments.length === 1 && this._data) {
-      const name = deployments[0].name;
-      return name === this._data.default_name ? null : name;
-    }
-    return null;
+    return deployments.length === 1 ? deployments[0].name : null;
   }
 
   /** Fetch the saved notebook's annotations and versions again and redraw. */
@@ -169,7 +133,14 @@ export class DeployPanel extends SidePanel {
     this._status.set(key, { kind: 'busy', text: action.busyLabel });
     this._render();
     try {
-      const text = await action.run(this, deployment);
+      const notebook = this._notebook;
+      if (!notebook) {
+        throw new Error('No notebook is open.');
+      }
+      const text = await action.run(
+        { service: this.service, notebook },
+        deployment
+      );
       this._status.set(key, { kind: 'ok', text });
     } catch (error) {
       this._status.set(key, { kind: 'error', text: messageOf(error) });
@@ -187,7 +158,11 @@ export class DeployPanel extends SidePanel {
     this._diffs.set(key, 'Loading the diff…');
     this._render();
     try {
-      const diff = await this.service.diff(name, info.parent ?? '', info.version);
+      const diff = await this.service.diff(
+        name,
+        info.parent ?? '',
+        info.version
+      );
       this._diffs.set(key, diff.diff || 'No differences in the text files.');
     } catch (error) {
       this._diffs.set(key, messageOf(error));
@@ -214,20 +189,28 @@ export class DeployPanel extends SidePanel {
   private _render(): void {
     const node = this._body.node;
     node.replaceChildren();
+    this._body.title.label = this._notebook?.context.path ?? 'No notebook';
     if (this._error instanceof ExtensionMissingError) {
       node.appendChild(missingExtension());
       return;
     }
     if (!this._notebook) {
-      node.appendChild(el('p', 'jp-DeployPanel-hint', 'Open a notebook to see its deployments.'));
+      node.appendChild(
+        el(
+          'p',
+          'jp-DeployPanel-hint',
+          'Open a notebook to see its deployments.'
+        )
+      );
       return;
     }
-    node.appendChild(el('div', 'jp-DeployPanel-notebook', this._notebook.context.path));
     if (this._loading && !this._data) {
       node.appendChild(el('p', 'jp-DeployPanel-hint', 'Loading…'));
     }
     if (this._error) {
-      node.appendChild(el('div', 'jp-DeployPanel-error', messageOf(this._error)));
+      node.appendChild(
+        el('div', 'jp-DeployPanel-error', messageOf(this._error))
+      );
     }
     const data = this._data;
     if (!data) {
@@ -253,25 +236,38 @@ export class DeployPanel extends SidePanel {
     section.dataset.deployment = deployment.name;
     const title = el('h3', 'jp-DeployPanel-name', deployment.name);
     if (deployment.current) {
-      title.appendChild(el('span', 'jp-DeployPanel-current', `current ${deployment.current}`));
+      title.appendChild(
+        el('span', 'jp-DeployPanel-current', `current ${deployment.current}`)
+      );
     }
     section.appendChild(title);
 
     const status = this._status.get(deployment.name);
     const actions = el('div', 'jp-DeployPanel-actions');
-    for (const action of DeployPanel.actions) {
+    for (const action of ACTIONS) {
       if (!this._info?.actions.includes(action.id)) {
         continue;
       }
-      const button = el('button', 'jp-Button jp-mod-styled jp-mod-accept', action.label);
+      const button = el(
+        'button',
+        'jp-Button jp-mod-styled jp-mod-accept',
+        action.label
+      );
       button.dataset.action = action.id;
       (button as HTMLButtonElement).disabled = status?.kind === 'busy';
-      button.addEventListener('click', () => void this._runAction(action, deployment));
+      button.addEventListener(
+        'click',
+        () => void this._runAction(action, deployment)
+      );
       actions.appendChild(button);
     }
     section.appendChild(actions);
     if (status) {
-      const line = el('div', `jp-DeployPanel-status jp-mod-${status.kind}`, status.text);
+      const line = el(
+        'div',
+        `jp-DeployPanel-status jp-mod-${status.kind}`,
+        status.text
+      );
       section.appendChild(line);
     }
 
@@ -300,28 +296,46 @@ export class DeployPanel extends SidePanel {
     item.dataset.role = cell.role;
     item.title = `Go to cell ${cell.index + 1} (id ${cell.cell_id}), annotated by ${cell.via}`;
     item.appendChild(el('span', 'jp-DeployPanel-role', cell.role));
-    item.appendChild(el('span', 'jp-DeployPanel-where', `cell ${cell.index + 1}`));
+    item.appendChild(
+      el('span', 'jp-DeployPanel-where', `cell ${cell.index + 1}`)
+    );
     const firstLine = cell.source.split('\n').find(line => line.trim()) ?? '';
     item.appendChild(el('code', 'jp-DeployPanel-source', firstLine));
     item.addEventListener('click', () => this._jumpTo(cell.cell_id));
     return item;
   }
 
-  private _renderVersion(deployment: IDeploymentView, info: IVersionInfo): HTMLElement {
+  private _renderVersion(
+    deployment: IDeploymentView,
+    info: IVersionInfo
+  ): HTMLElement {
     const item = el('li', 'jp-DeployPanel-version');
     item.dataset.version = info.version;
     const line = el('div', 'jp-DeployPanel-versionLine');
     line.appendChild(el('strong', '', info.version));
-    line.appendChild(el('span', 'jp-DeployPanel-created', formatTime(info.created)));
+    line.appendChild(
+      el('span', 'jp-DeployPanel-created', formatTime(info.created))
+    );
     const parity = info.parity?.status ?? 'not checked';
-    const badge = el('span', `jp-DeployPanel-parity jp-mod-${parity.replace(' ', '-')}`, `parity ${parity}`);
+    const badge = el(
+      'span',
+      `jp-DeployPanel-parity jp-mod-${parity.replace(' ', '-')}`,
+      `parity ${parity}`
+    );
     badge.title = info.parity?.detail ?? '';
     line.appendChild(badge);
     if (info.parent) {
       const key = `${deployment.name}@${info.version}`;
       const open = this._diffs.has(key);
-      const button = el('button', 'jp-DeployPanel-link', open ? 'hide diff' : `diff vs ${info.parent}`);
-      button.addEventListener('click', () => void this._toggleDiff(deployment.name, info));
+      const button = el(
+        'button',
+        'jp-DeployPanel-link',
+        open ? 'hide diff' : `diff vs ${info.parent}`
+      );
+      button.addEventListener(
+        'click',
+        () => void this._toggleDiff(deployment.name, info)
+      );
       line.appendChild(button);
     }
     item.appendChild(line);
@@ -341,38 +355,4 @@ export class DeployPanel extends SidePanel {
   private _request = 0;
   private _status = new Map<string, Status>();
   private _diffs = new Map<string, string>();
-}
-
-function el(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof DeployRequestError || error instanceof Error) {
-    return error.message;
-  }
-  return String(error);
-}
-
-function formatTime(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
-}
-
-function missingExtension(): HTMLElement {
-  const box = el('div', 'jp-DeployPanel-error jp-DeployPanel-missing');
-  box.appendChild(el('p', '', 'The jupyter-deploy server extension is not enabled on this server.'));
-  box.appendChild(el('p', '', 'Install it into the environment that runs JupyterLab and enable it:'));
-  box.appendChild(
-    el('pre', '', 'pip install jupyter-deploy\njupyter server extension enable jupyter_deploy')
-  );
-  box.appendChild(el('p', '', 'Then restart JupyterLab.'));
-  return box;
 }

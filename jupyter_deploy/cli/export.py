@@ -1,0 +1,116 @@
+"""``export``, ``versions``, ``diff``: notebook cells -> versioned predictors, and looking at them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_json, add_root, emit
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    export = subparsers.add_parser(
+        "export",
+        help="export a notebook's annotated cells as a new predictor version",
+        description=(
+            "Read the cells marked '%%%%deploy ROLE' (or tagged deploy:ROLE) in NOTEBOOK, gather everything "
+            "they need, and write deployments/NAME/vN/ (predictor.py, requirements.txt, artifacts/, "
+            "version.json). Unchanged content creates no new version. Without --execute every name must be "
+            "defined in the notebook's source; with --execute the notebook runs in a fresh jupyter-deploy "
+            "kernel first and live objects (a trained model) are captured."
+        ),
+    )
+    export.add_argument("notebook", type=Path, help="the .ipynb file")
+    export.add_argument("--name", help="deployment to export (default: the notebook's only one)")
+    export.add_argument("--execute", action="store_true", help="run the notebook in a fresh kernel first")
+    export.add_argument(
+        "--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle"
+    )
+    export.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="REQ",
+        help="extra requirements.txt line (repeat)",
+    )
+    export.add_argument("--no-parity", action="store_true", help="skip the parity check (not recommended)")
+    export.add_argument(
+        "--timeout", type=int, default=600, help="seconds per cell with --execute (default 600)"
+    )
+    add_root(export)
+    add_json(export)
+    export.set_defaults(handler=run_export)
+
+    versions = subparsers.add_parser(
+        "versions", help="list a deployment's versions", description="List the versions of deployment NAME."
+    )
+    versions.add_argument("name")
+    add_root(versions)
+    add_json(versions)
+    versions.set_defaults(handler=run_versions)
+
+    diff = subparsers.add_parser(
+        "diff", help="show what changed between two versions", description="Unified diff of two versions."
+    )
+    diff.add_argument("name")
+    diff.add_argument("old", help="e.g. v1")
+    diff.add_argument("new", help="e.g. v2")
+    add_root(diff)
+    diff.set_defaults(handler=run_diff)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..widgets import summary
+
+    if args.execute:
+        from ..execute import execute_and_export
+
+        result = execute_and_export(
+            args.notebook,
+            args.root,
+            args.name,
+            args.allow_pickle,
+            args.requirement,
+            timeout=args.timeout,
+            progress=not args.json,
+        )
+    else:
+        from ..export import export_notebook
+
+        result = export_notebook(
+            args.notebook,
+            args.root,
+            args.name,
+            args.allow_pickle,
+            args.requirement,
+            parity=not args.no_parity,
+        )
+    emit(args, result.model_dump(mode="json"), summary(result))
+    return 0
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    from .. import versions
+    from ..exceptions import NotFoundError
+    from ..kernel import format_versions
+
+    infos = versions.list_versions(args.root, args.name)
+    if not infos:
+        raise NotFoundError(
+            f"deployment {args.name!r} has no versions under {versions.deployments_dir(args.root)}"
+        )
+    current = versions.current_version(args.root, args.name)
+    data = {
+        "name": args.name,
+        "current": current,
+        "versions": [info.model_dump(mode="json") for info in infos],
+    }
+    emit(args, data, format_versions(infos, current))
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from .. import versions
+
+    print(versions.diff_versions(args.root, args.name, args.old, args.new) or "no differences", end="")
+    return 0

@@ -1,0 +1,198 @@
+"""``manifests``, ``validate``, ``apply``, ``status``, ``delete``: deploy/NAME/ and the cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import add_json, add_root, emit
+
+# option -> (argparse type, help); list options repeat
+MANIFEST_FLAGS: dict[str, tuple[Any, str]] = {
+    "gpu": (str, "number of NVIDIA GPUs per replica (nvidia.com/gpu limit)"),
+    "gpu_type": (str, "GPU product: node selector on the nvidia.com/gpu.product label"),
+    "cpu": (str, "CPU request (default 1)"),
+    "memory": (str, "memory request (default 2Gi); also the memory limit unless --memory-limit"),
+    "cpu_limit": (str, "CPU limit (default none)"),
+    "memory_limit": (str, "memory limit"),
+    "shm_size": (str, "size of the /dev/shm memory volume (default 1Gi for GPU torch deployments)"),
+    "min_replicas": (str, "minimum replicas (0 scales to zero, Knative only)"),
+    "max_replicas": (str, "maximum replicas"),
+    "scale_metric": (str, "cpu or memory (Standard); concurrency or rps (Knative)"),
+    "scale_target": (str, "target value of the scale metric (a percentage for cpu)"),
+    "canary": (str, "percent of traffic (0-100) for the new version; the rest stays on the last ready one"),
+    "mode": (str, "deployment mode: Standard (default) or Knative"),
+    "namespace": (str, "namespace (default: default; the dev overlay adds -dev)"),
+    "image": (str, "predictor image (default NAME:vN, built from deploy/NAME/Dockerfile)"),
+    "service_account": (str, "service account of the predictor pods"),
+    "runtime": (str, "custom (default: the generated predictor), or a stock runtime: pytorch, mlflow"),
+    "storage_uri": (str, "model location for a stock runtime (s3://, gs://, pvc://, hf://, ...)"),
+    "batcher": (str, "true: put KServe's batcher in front of the predictor"),
+    "max_batch_size": (str, "batcher: largest batch"),
+    "max_latency_ms": (str, "batcher: longest wait for a batch, in milliseconds"),
+    "env": (str, "VAR=VALUE (plain values only; repeat)"),
+    "env_secret": (str, "VAR=SECRET/KEY, or SECRET for all its keys (repeat)"),
+    "env_configmap": (str, "VAR=CONFIGMAP/KEY, or CONFIGMAP for all its keys (repeat)"),
+    "toleration": (str, "KEY[=VALUE]:EFFECT (repeat); GPU deployments tolerate nvidia.com/gpu already"),
+}
+LIST_FLAGS = {"env", "env_secret", "env_configmap", "toleration"}
+
+
+def _cluster_options(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+    )
+    if namespace:
+        parser.add_argument("--namespace", "-n", help="namespace (default: the manifest's)")
+
+
+def register(subparsers: Any) -> None:
+    manifests = subparsers.add_parser(
+        "manifests",
+        help="write deploy/NAME/: InferenceService, Dockerfile, kustomize base and overlays",
+        description="Write deploy/NAME/ for the current version of NAME (or NAME@vN). Options given here "
+        "override the %%deploy magic line, which overrides deploy.yaml.",
+    )
+    manifests.add_argument("spec", metavar="NAME[@vN]")
+    for option, (kind, text) in MANIFEST_FLAGS.items():
+        flag = "--" + option.replace("_", "-")
+        if option in LIST_FLAGS:
+            manifests.add_argument(flag, dest=option, type=kind, action="append", help=text)
+        elif option == "batcher":
+            manifests.add_argument(flag, dest=option, nargs="?", const="true", help=text)
+        else:
+            manifests.add_argument(flag, dest=option, type=kind, help=text)
+    manifests.add_argument(
+        "--commit", action="store_true", help="git commit deploy/NAME/ and the version directory"
+    )
+    add_root(manifests)
+    add_json(manifests)
+    manifests.set_defaults(handler=run_manifests)
+
+    validate = subparsers.add_parser(
+        "validate", help="check manifests against KServe's and Kubernetes' schemas"
+    )
+    validate.add_argument("path", nargs="?", type=Path, help="a file or directory (default: ROOT/deploy)")
+    validate.add_argument(
+        "--kubernetes-version", help="schemas of this Kubernetes version for built-in kinds"
+    )
+    add_root(validate)
+    add_json(validate)
+    validate.set_defaults(handler=run_validate)
+
+    apply = subparsers.add_parser("apply", help="server-side apply deploy/NAME/base to the cluster")
+    apply.add_argument("name", metavar="NAME")
+    apply.add_argument("--dry-run", action="store_true", help="let the server check it, change nothing")
+    apply.add_argument("--no-validate", action="store_true", help="skip the offline validation")
+    _cluster_options(apply)
+    add_root(apply)
+    add_json(apply)
+    apply.set_defaults(handler=run_apply)
+
+    for command, handler, text in (
+        ("status", run_status, "readiness, conditions and URL of the InferenceService"),
+        ("delete", run_delete, "delete what apply created"),
+    ):
+        sub = subparsers.add_parser(command, help=text)
+        sub.add_argument("name", metavar="NAME")
+        _cluster_options(sub)
+        add_root(sub)
+        add_json(sub)
+        sub.set_defaults(handler=handler)
+
+
+def cli_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The manifest options given on the command line, converted to their declared types."""
+    from ..options import convert
+
+    options: dict[str, Any] = {}
+    for option in MANIFEST_FLAGS:
+        value = getattr(args, option, None)
+        if value is not None:
+            options[option] = convert(option, value)
+    return options
+
+
+def run_manifests(args: argparse.Namespace) -> int:
+    from ..manifests import write_manifests
+
+    result = write_manifests(args.root, args.spec, cli_options(args), commit=args.commit)
+    lines = [
+        f"{'wrote' if result['changed'] else 'unchanged'} {result['directory']} "
+        f"({result['name']} {result['version']})"
+    ]
+    lines += [f"  {path}" for path in result["files"]]
+    if args.commit:
+        lines.append(f"committed {result['commit']}" if result["commit"] else "nothing to commit")
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from ..validate import validate_path
+
+    path = args.path or Path(args.root) / "deploy"
+    problems = validate_path(path, args.kubernetes_version)
+    data = {"path": str(path), "valid": not problems, "problems": [vars(problem) for problem in problems]}
+    text = "\n".join(str(problem) for problem in problems) or f"{path}: valid"
+    if problems:
+        text += f"\n{len(problems)} problem(s)"
+    emit(args, data, text)
+    return 1 if problems else 0
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from .. import kube
+
+    result = kube.apply(
+        args.root,
+        args.name,
+        dry_run=args.dry_run,
+        namespace=args.namespace,
+        context=args.context,
+        kubeconfig=args.kubeconfig,
+        validate=not args.no_validate,
+    )
+    lines = [
+        f"{item['kind']}/{item['name']} in {item['namespace']}: {item['action']}"
+        for item in result["objects"]
+    ]
+    emit(args, result, "\n".join(lines))
+    for dropped in result["dropped"]:
+        print(f"jupyter-deploy: warning: the server dropped {dropped} (unknown field?)", file=sys.stderr)
+    return 1 if result["dropped"] else 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from .. import kube
+
+    result = kube.status(args.root, args.name, args.namespace, args.context, args.kubeconfig)
+    lines = [
+        f"{result['name']} in {result['namespace']}: {'ready' if result['ready'] else 'not ready'}",
+        f"  url: {result['url'] or '-'}",
+        f"  version: {result['version'] or '-'}"
+        + (f", canary {result['canary']}%" if result["canary"] is not None else ""),
+    ]
+    lines += [
+        f"  {item['type']}: {item['status']}"
+        + (f" ({item['reason']}: {item['message']})" if item["reason"] else "")
+        for item in result["conditions"]
+    ] or ["  no conditions yet (is the KServe controller running?)"]
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from .. import kube
+
+    result = kube.delete(args.root, args.name, args.namespace, args.context, args.kubeconfig)
+    lines = [
+        f"{item['kind']}/{item['name']} in {result['namespace']}: "
+        + ("deleted" if item["deleted"] else "not found")
+        for item in result["objects"]
+    ]
+    emit(args, result, "\n".join(lines))
+    return 0

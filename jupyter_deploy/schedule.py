@@ -1,0 +1,219 @@
+"""``schedule``: a Kubernetes CronJob (batch/v1) that runs ``jupyter-deploy retrain`` in the cluster.
+
+Kubernetes is the scheduler: the CronJob runs the same retrain command as a terminal would, in the training
+image, with the project root on a PersistentVolumeClaim (so promoted versions and regenerated manifests
+persist), at most one run at a time (``concurrencyPolicy: Forbid``), with bounded history. MLflow's URI and
+credentials come from a Secret by reference. Everything checkable here is checked before writing:
+the notebook and its deployment, the parameters, the gate, the cron syntax, the resulting object
+(``kubernetes-validate``). The file lands in ``deploy/NAME/base/`` and is listed in its kustomization.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .exceptions import OptionsError, ParameterError, ValidationError
+
+CRONJOB_FILE = "retrain-cronjob.yaml"
+TEMPLATE = "manifests/retrain-cronjob.yaml.j2"
+WORKDIR = "/workspace"
+KUBERNETES_VERSION = "1.30.0"  # the schema kubernetes-validate checks against (CronJob is batch/v1 since 1.21)
+OPTIONAL_SECRET_KEYS = (
+    ("MLFLOW_TRACKING_USERNAME", "username"),
+    ("MLFLOW_TRACKING_PASSWORD", "password"),
+    ("MLFLOW_TRACKING_TOKEN", "token"),
+)
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
+_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass
+class ScheduleRequest:
+    notebook: str
+    cron: str
+    name: str | None = None
+    parameters: list[tuple[str, str]] = field(default_factory=list)
+    parameter_file: str | None = None
+    promote_if: str | None = None
+    canary: int | None = None
+    timeout: float | None = None
+    gpu: int = 0
+    gpu_type: str | None = None
+    image: str | None = None
+    cpu: str = "2"
+    memory: str = "8Gi"
+    namespace: str | None = None
+    workspace_pvc: str | None = None
+    mlflow_secret: str = "mlflow"
+    service_account: str | None = None
+
+
+def check_cron(cron: str) -> str:
+    text = " ".join(cron.split())
+    fields = text.split(" ")
+    if text in _MACROS or (len(fields) == 5 and all(_CRON_FIELD.match(item) for item in fields)):
+        return text
+    raise OptionsError(
+        f"--cron {cron!r} is not a cron schedule: five fields 'MIN HOUR DAY MONTH WEEKDAY' "
+        "(e.g. '0 3 * * *' for 03:00 daily) or a macro such as @daily",
+        "cron",
+    )
+
+
+def _relative_to_root(path: str | Path, root: Path, what: str) -> str:
+    resolved = (root / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
+    try:
+        return PurePosixPath(resolved.relative_to(root).as_posix()).as_posix()
+    except ValueError:
+        raise OptionsError(f"{what} {path} is outside the project root {root}: the job only sees the root") from None
+
+
+def retrain_command(request: ScheduleRequest, notebook: str, name: str, parameter_file: str | None) -> list[str]:
+    """The ``jupyter-deploy retrain`` argv the job runs (the same as in a terminal)."""
+    command = ["jupyter-deploy", "retrain", notebook, "--name", name, "--root", WORKDIR, "--no-progress"]
+    if parameter_file:
+        command += ["-f", parameter_file]
+    for key, value in request.parameters:
+        command += ["-p", key, value]
+    if request.promote_if:
+        command += ["--promote-if", request.promote_if]
+    if request.canary is not None:
+        command += ["--canary", str(request.canary)]
+    if request.timeout is not None:
+        command += ["--timeout", f"{request.timeout:g}"]
+    return command
+
+
+def render_cronjob(root: str | Path, request: ScheduleRequest) -> tuple[str, str, dict[str, Any]]:
+    """Check the request and render the CronJob: (deployment name, YAML text, the parsed object)."""
+    import yaml
+
+    from .gate import parse_gate
+    from .manifest_options import GPU_PRODUCT_LABEL, GPU_RESOURCE
+    from .manifests import yaml_scalar
+    from .parameters import resolve_parameters
+    from .render import environment
+    from .retrain import _deployment
+
+    root = Path(root).resolve()
+    cron = check_cron(request.cron)
+    notebook = _relative_to_root(request.notebook, root, "the notebook")
+    _, name = _deployment(root / notebook, root, request.name)
+    parameter_file = _relative_to_root(request.parameter_file, root, "-f") if request.parameter_file else None
+    resolve_parameters(root / notebook, request.parameters, root / parameter_file if parameter_file else None)
+    parse_gate(request.promote_if)
+    _check(request)
+    namespace = request.namespace or _option(root, name, "namespace") or "default"
+    context = {
+        "notebook": notebook,
+        "cronjob_name": f"{name}-retrain"[:52],  # CronJob names: at most 52 characters
+        "namespace": namespace,
+        "labels": [
+            ("app.kubernetes.io/component", "retrain"),
+            ("app.kubernetes.io/managed-by", "jupyter-deploy"),
+            ("app.kubernetes.io/name", name),
+        ],
+        "cron": cron,
+        "deadline": _deadline(request.timeout),
+        "service_account": request.service_account or _option(root, name, "service_account"),
+        "gpu": request.gpu,
+        "gpu_type": request.gpu_type,
+        "gpu_resource": GPU_RESOURCE,
+        "gpu_product_label": GPU_PRODUCT_LABEL,
+        "image": request.image or f"{name}-train:latest",
+        "workdir": WORKDIR,
+        "command": retrain_command(request, notebook, name, parameter_file),
+        "secret": request.mlflow_secret,
+        "optional_secret_keys": OPTIONAL_SECRET_KEYS,
+        "cpu": request.cpu,
+        "memory": request.memory,
+        "shm": "2Gi" if request.gpu else "512Mi",
+        "pvc": request.workspace_pvc or f"{name}-workspace",
+    }
+    env = environment().overlay()
+    env.filters["yq"] = yaml_scalar
+    text = env.get_template(TEMPLATE).render(**context)
+    document = yaml.safe_load(text)
+    _validate(document)
+    return name, text, document
+
+
+def write_schedule(root: str | Path, request: ScheduleRequest) -> dict[str, Any]:
+    """Write ``deploy/NAME/base/retrain-cronjob.yaml`` and list it in the kustomization."""
+    from .manifests import add_to_kustomization, base_dir
+
+    name, text, document = render_cronjob(root, request)
+    directory = base_dir(root, name)
+    kustomization = directory / "kustomization.yaml"
+    if not kustomization.is_file():
+        from .exceptions import NotFoundError
+
+        raise NotFoundError(
+            f"{kustomization} does not exist: generate the manifests first (jupyter-deploy manifests {name})"
+        )
+    path = directory / CRONJOB_FILE
+    handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{CRONJOB_FILE}-")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+    os.replace(temp, path)
+    add_to_kustomization(directory.parent, CRONJOB_FILE)
+    return {
+        "name": name,
+        "path": str(path),
+        "kustomization": str(kustomization),
+        "schedule": document["spec"]["schedule"],
+        "command": document["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"],
+    }
+
+
+def _check(request: ScheduleRequest) -> None:
+    if request.gpu < 0:
+        raise OptionsError(f"--gpu {request.gpu}: give a number of GPUs, 0 or more", "gpu")
+    for option, value in (("--cpu", request.cpu), ("--memory", request.memory)):
+        if not _QUANTITY.match(value):
+            raise OptionsError(f"{option} {value!r} is not a Kubernetes quantity (e.g. 500m, 2, 8Gi)", option)
+    for option, value in (("--workspace-pvc", request.workspace_pvc), ("--mlflow-secret", request.mlflow_secret)):
+        if value is not None and not (_DNS_LABEL.match(value) and len(value) <= 63):
+            raise OptionsError(f"{option} {value!r} is not a valid object name (lower-case letters, digits, '-')")
+    if request.canary is not None and not 0 < request.canary < 100:
+        raise ParameterError(f"--canary {request.canary}: give the new version's share of traffic, 1 to 99")
+    if request.timeout is not None and (request.timeout <= 0 or not math.isfinite(request.timeout)):
+        raise ParameterError(f"--timeout {request.timeout}: give a positive number of seconds")
+
+
+def _deadline(timeout: float | None) -> int | None:
+    """The whole job's deadline: none unless a per-cell timeout is given, then a generous multiple of it."""
+    return None if timeout is None else int(max(3600, timeout * 20))
+
+
+def _option(root: Path, name: str, key: str) -> Any:
+    """A deployment option from deploy.yaml (the magic line's options are per version; not needed here)."""
+    try:
+        from .options import resolve_options
+
+        return resolve_options(root, name, recorded={}, cli=None).get(key)
+    except Exception:  # no or unreadable deploy.yaml: `manifests` reports that; the defaults serve here
+        return None
+
+
+def _validate(document: dict[str, Any]) -> None:
+    """Strict schema check of the CronJob (batch/v1), offline, with ``kubernetes-validate``."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(json.loads(json.dumps(document)), KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = ".".join(str(part) for part in error.path)
+        raise ValidationError(
+            f"the retrain CronJob does not validate: {path}: {error.message}",
+            [(CRONJOB_FILE, path, error.message)],
+        ) from None

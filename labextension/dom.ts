@@ -1,0 +1,52 @@
+import { DeployRequestError } from './request';
+
+export function el(tag: string, className: string, text?: string): HTMLElement {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof DeployRequestError || error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+export function formatTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+/** What the panel shows instead of an empty list when the server extension does not answer. */
+export function missingExtension(): HTMLElement {
+  const box = el('div', 'jp-DeployPanel-error jp-DeployPanel-missing');
+  box.appendChild(
+    el(
+      'p',
+      '',
+      'The jupyter-deploy server extension is not enabled on this server.'
+    )
+  );
+  box.appendChild(
+    el(
+      'p',
+      '',
+      'Install it into the environment that runs JupyterLab and enable it:'
+    )
+  );
+  box.appendChild(
+    el(
+      'pre',
+      '',
+      'pip install jupyter-deploy\njupyter server extension enable jupyter_deploy'
+    )
+  );
+  box.appendChild(el('p', '', 'Then restart JupyterLab.'));
+  return box;
+}

@@ -1,0 +1,36 @@
+"""Building small notebooks for tests: cells as strings, tags and kernel metadata as needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+PYTHON = {"name": "python3", "language": "python", "display_name": "Python 3"}
+
+
+def make_notebook(path: Path, *cells: str | tuple[str, list[str]], kernelspec: dict[str, Any] | None = None) -> Path:
+    """Write a notebook whose code cells are ``cells`` (a string, or (source, tags)); '#md ' makes markdown."""
+    notebook = new_notebook(metadata={"kernelspec": kernelspec or PYTHON})
+    for index, cell in enumerate(cells):
+        source, tags = cell if isinstance(cell, tuple) else (cell, [])
+        if source.startswith("#md "):
+            node = new_markdown_cell(source[4:])
+        else:
+            node = new_code_cell(source, metadata={"tags": tags} if tags else {})
+        node["id"] = f"c{index}"
+        notebook.cells.append(node)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+STATIC_CELLS = (
+    "import numpy as np\nimport json\n%matplotlib inline\n!pip list",
+    "SCALE = 2.0\nOFFSET = SCALE * 3\n\n\ndef helper(x):\n    return x * SCALE + OFFSET\n\n\nprint('scratch')",
+    "data = np.random.rand(100)\nnoise = data.std()",
+    "%%deploy example --name lin\nexample_input = np.array([[1.0, 2.0], [3.0, 4.0]])",
+    "%%deploy predict --name lin\ndef predict(x):\n    return helper(np.asarray(x))\n\n\npredict(example_input)",
+)

@@ -1,0 +1,106 @@
+"""The Deploy side panel in a real JupyterLab, driven in headless Chromium.
+
+A user opens a notebook, opens the panel, sees the annotated cells, jumps to one, gives another cell a role
+from the cell's context menu, exports, and sees the new version appear.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+PANEL = "#jupyter-deploy-panel"
+TAB = '.lm-TabBar-tab[data-id="jupyter-deploy-panel"]'
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
+
+def open_notebook_and_panel(page: Page, lab) -> None:
+    page.goto(lab.page_url("doubler.ipynb"))
+    expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=60_000)
+    tab = page.locator(TAB)
+    expect(tab).to_be_visible()
+    tab.click()
+    expect(page.locator(PANEL)).to_be_visible()
+
+
+def code_cell(page: Page, text: str):
+    return page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text)
+
+
+def test_panel_shows_cells_sets_a_role_and_exports(lab, page: Page, screenshots):
+    open_notebook_and_panel(page, lab)
+    panel = page.locator(PANEL)
+    cells = panel.locator(".jp-DeployPanel-cell")
+
+    # the saved notebook's annotations, grouped under their deployment
+    expect(panel.locator('[data-deployment="doubler"] .jp-DeployPanel-name')).to_contain_text("doubler")
+    expect(cells).to_have_count(2)
+    expect(cells.nth(0)).to_contain_text("predict")
+    expect(cells.nth(0)).to_contain_text("def predict(inputs):")
+    expect(cells.nth(1)).to_contain_text("example")
+    expect(panel).to_contain_text("Not exported yet.")
+
+    # clicking an annotated cell makes it the notebook's active cell
+    panel.locator('.jp-DeployPanel-cell[data-role="example"]').click()
+    expect(page.locator(".jp-Notebook .jp-Cell.jp-mod-active")).to_contain_text("example_input = [1.0, 2.5]")
+
+    # set a role through the cell's context menu: the tag is written and saved, the panel shows the cell
+    rounding = code_cell(page, "def postprocess(outputs):")
+    rounding.locator(".jp-InputArea-editor").click()
+    rounding.locator(".jp-InputArea-editor").click(button="right")
+    page.locator(".lm-Menu-item", has_text="Deploy Role").first.hover()
+    page.locator(".lm-Menu-item", has_text="Deploy Role: postprocess").click()
+    expect(panel.locator('.jp-DeployPanel-cell[data-role="postprocess"]')).to_be_visible()
+    expect(cells).to_have_count(3)
+    saved = json.loads((lab.root / "doubler.ipynb").read_text())
+    [tagged] = [cell for cell in saved["cells"] if cell["id"] == "rounding"]
+    assert tagged["metadata"]["tags"] == ["deploy:postprocess:doubler"]
+
+    # export: progress while it runs, then the new version with its parity result
+    panel.locator('button[data-action="export"]').click()
+    status = panel.locator(".jp-DeployPanel-status")
+    expect(status).to_contain_text("Exporting")
+    version = panel.locator('.jp-DeployPanel-version[data-version="v1"]')
+    expect(version).to_be_visible(timeout=120_000)
+    expect(version).to_contain_text("parity passed")
+    expect(status).to_contain_text("Created doubler v1 in deployments/doubler/v1")
+    expect(panel.locator(".jp-DeployPanel-current")).to_have_text("current v1")
+    info = json.loads((lab.root / "deployments" / "doubler" / "v1" / "version.json").read_text())
+    assert "rounding" in info["cell_ids"]
+
+    page.screenshot(path=str(screenshots / "panel-after-export.png"))
+
+
+def test_panel_shows_the_server_error_for_a_bad_annotation(lab, page: Page, screenshots):
+    notebook = json.loads((lab.root / "doubler.ipynb").read_text())
+    [check] = [cell for cell in notebook["cells"] if cell["id"] == "check"]
+    check["metadata"]["tags"] = ["deploy:predcit"]
+    (lab.root / "doubler.ipynb").write_text(json.dumps(notebook))
+
+    open_notebook_and_panel(page, lab)
+    error = page.locator(f"{PANEL} .jp-DeployPanel-error")
+    expect(error).to_contain_text("unknown role 'predcit'")
+    expect(error).to_contain_text("id check")
+
+    # fixing it through the context menu clears the error
+    cell = code_cell(page, "postprocess(predict(example_input))")
+    cell.locator(".jp-InputArea-editor").click()
+    cell.locator(".jp-InputArea-editor").click(button="right")
+    page.locator(".lm-Menu-item", has_text="Deploy Role").first.hover()
+    page.locator(".lm-Menu-item", has_text="Deploy Role: none").click()
+    expect(error).to_have_count(0)
+    expect(page.locator(f"{PANEL} .jp-DeployPanel-cell")).to_have_count(2)
+    page.screenshot(path=str(screenshots / "panel-error-fixed.png"))
+
+
+def test_panel_says_how_to_enable_a_missing_server_extension(
+    page: Page, lab_without_server_extension, screenshots
+):
+    open_notebook_and_panel(page, lab_without_server_extension)
+    missing = page.locator(f"{PANEL} .jp-DeployPanel-missing")
+    expect(missing).to_contain_text("server extension is not enabled")
+    expect(missing).to_contain_text("jupyter server extension enable jupyter_deploy")
+    page.screenshot(path=str(screenshots / "panel-missing-server-extension.png"))

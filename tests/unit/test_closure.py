@@ -1,0 +1,126 @@
+"""The closure: what a predictor needs from the notebook, found statically, in notebook order."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_deploy.closure import build_closure, free_names
+from jupyter_deploy.exceptions import ClosureError
+from jupyter_deploy.extract import find_deployments
+from jupyter_deploy.notebook import Cell, NotebookSource
+
+
+def closure_of(*cells: str, history: bool = False, live: bool = False):
+    source = NotebookSource(cells=[Cell(id=f"c{i}", index=i, source=text) for i, text in enumerate(cells)])
+    deployment = next(iter(find_deployments(source, "model", latest_wins=history).values()))
+    return build_closure(source, deployment, history=history, live=live)
+
+
+def texts(statements) -> list[str]:
+    return [statement.text for statement in statements]
+
+
+def test_pulls_imports_functions_classes_and_constants_in_notebook_order() -> None:
+    closure = closure_of(
+        "import math\nimport os",
+        "RATE = 0.5\nDOUBLE = RATE * 2\nunused = 3",
+        "class Scaler:\n    def __call__(self, x):\n        return x * DOUBLE",
+        "def helper(x):\n    return math.sqrt(Scaler()(x))",
+        "%%deploy predict\ndef predict(x):\n    return helper(x)",
+    )
+    assert texts(closure.definitions) == [
+        "import math",
+        "RATE = 0.5",
+        "DOUBLE = RATE * 2",
+        "class Scaler:\n    def __call__(self, x):\n        return x * DOUBLE",
+        "def helper(x):\n    return math.sqrt(Scaler()(x))",
+        "def predict(x):\n    return helper(x)",
+    ]
+    assert closure.live == {}
+    assert closure.cell_ids == ["c0", "c1", "c2", "c3", "c4"]
+
+
+def test_computed_values_are_live_not_copied() -> None:
+    closure = closure_of(
+        "import numpy as np",
+        "data = np.ones(3)\nweights = data * 2",
+        "%%deploy predict\ndef predict(x):\n    return x @ weights",
+    )
+    assert list(closure.live) == ["weights"]
+    assert closure.live["weights"].cell.id == "c1"
+    assert "data" not in texts(closure.definitions)
+
+
+def test_a_constant_computed_from_data_is_live_too() -> None:
+    closure = closure_of(
+        "import numpy as np\nX = np.ones((4, 2))",
+        "MEAN = X.mean()",
+        "SCALE = 2",
+        "%%deploy predict\ndef predict(x):\n    return (x - MEAN) * SCALE",
+    )
+    assert "MEAN" in closure.live
+    assert "SCALE = 2" in texts(closure.definitions)
+
+
+def test_predict_cell_keeps_definitions_only() -> None:
+    closure = closure_of(
+        "%%deploy example\nexample_input = [1, 2]",
+        "%%deploy predict\nimport json\n\ndef predict(x):\n    return json.dumps(x)\n\nprint(predict(example_input))",
+    )
+    assert "print(predict(example_input))" not in texts(closure.definitions)
+    assert "import json" in texts(closure.definitions)
+
+
+def test_load_cell_runs_whole_and_its_names_satisfy_predict() -> None:
+    closure = closure_of(
+        "import numpy as np",
+        "%%deploy load\nweights = np.ones(3)\nfor w in weights:\n    pass",
+        "%%deploy predict\ndef predict(x):\n    return x @ weights",
+    )
+    assert closure.live == {}
+    assert texts(closure.load) == ["weights = np.ones(3)", "for w in weights:\n    pass"]
+
+
+def test_definitions_after_the_using_cell_do_not_count_in_a_notebook() -> None:
+    cells = ("%%deploy predict\ndef predict(x):\n    return late(x)", "def late(x):\n    return x")
+    assert "late" in closure_of(*cells).live
+    assert closure_of(*cells, history=True).live == {}
+
+
+def test_the_latest_binding_before_the_cell_wins() -> None:
+    closure = closure_of(
+        "LIMIT = 1",
+        "LIMIT = 2",
+        "%%deploy predict\ndef predict(x):\n    return min(x, LIMIT)",
+        "LIMIT = 3",
+    )
+    assert "LIMIT = 2" in texts(closure.definitions)
+    assert "LIMIT = 1" not in texts(closure.definitions)
+
+
+def test_example_cell_is_copied_only_without_a_kernel() -> None:
+    cells = ("import numpy as np", "%%deploy example\nexample_input = np.zeros(2)", "%%deploy predict\ndef predict(x):\n    return x")
+    assert texts(closure_of(*cells).example) == ["example_input = np.zeros(2)"]
+    assert closure_of(*cells, live=True).example == []
+
+
+def test_syntax_error_in_an_annotated_cell_names_the_cell_and_line() -> None:
+    with pytest.raises(ClosureError, match=r"cell 1 \(id c0\) has a syntax error on line 3"):
+        closure_of("%%deploy predict\ndef predict(x):\n    return (x")
+
+
+def test_syntax_error_elsewhere_does_not_block_export() -> None:
+    closure = closure_of("this is not python", "%%deploy predict\ndef predict(x):\n    return x")
+    assert texts(closure.definitions) == ["def predict(x):\n    return x"]
+
+
+def test_predict_cell_must_define_predict() -> None:
+    with pytest.raises(ClosureError, match="must define predict: write def predict"):
+        closure_of("%%deploy predict\ndef predicts(x):\n    return x")
+
+
+def test_free_names_sees_inside_functions_classes_and_comprehensions() -> None:
+    names = free_names(
+        "@decorate\ndef f(a: Tensor = DEFAULT):\n    b = [helper(i) for i in a]\n    return b + GLOBAL\n"
+    )
+    assert names == {"decorate", "Tensor", "DEFAULT", "helper", "GLOBAL"}
