@@ -114,9 +114,7 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _export_module(
-    name: str, module: Any, inputs: tuple[tuple, dict], directory: Path, allow_pickle: bool
-) -> str:
+def _export_module(name: str, module: Any, inputs: tuple[tuple, dict], directory: Path, allow_pickle: bool) -> str:
     import torch
 
     args, kwargs = _batchable(inputs[0]), {key: _batchable_value(item) for key, item in inputs[1].items()}

@@ -127,9 +127,7 @@ def _statement_text(node: ast.stmt, lines: list[str], text: str) -> str:
 def bound_names(node: ast.stmt) -> set[str]:
     """Names a top-level statement binds in the module namespace."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return {
-            (alias.asname or alias.name).split(".")[0] if alias.name != "*" else "*" for alias in node.names
-        }
+        return {(alias.asname or alias.name).split(".")[0] if alias.name != "*" else "*" for alias in node.names}
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
     names: set[str] = set()
@@ -198,16 +196,12 @@ class _Index:
 
     def latest(self, name: str, before: tuple[int, int] | None) -> Statement | None:
         candidates = [
-            statement
-            for statement in self.bindings.get(name, [])
-            if before is None or statement.position < before
+            statement for statement in self.bindings.get(name, []) if before is None or statement.position < before
         ]
         return candidates[-1] if candidates else None
 
 
-def build_closure(
-    source: NotebookSource, deployment: Deployment, history: bool = False, live: bool = False
-) -> Closure:
+def build_closure(source: NotebookSource, deployment: Deployment, history: bool = False, live: bool = False) -> Closure:
     """Statements the predictor needs, and the live names it must capture.
 
     ``history``: cells are a kernel's execution history, so the latest binding anywhere wins.
@@ -234,9 +228,7 @@ def build_closure(
     closure = Closure()
     chosen: dict[int, Statement] = {}
     roots = [
-        statement
-        for role in ("load", "preprocess", "predict", "postprocess")
-        for statement in by_role.get(role, [])
+        statement for role in ("load", "preprocess", "predict", "postprocess") for statement in by_role.get(role, [])
     ]
     if not live:
         roots += by_role.get("example", [])
@@ -265,10 +257,10 @@ def build_closure(
 
     roles = {id(s): _role_of(s, annotated) for s in chosen.values()}
     for statement in sorted(chosen.values(), key=lambda s: s.position):
-        role = roles[id(statement)]
-        if role == "load":
+        statement_role = roles[id(statement)]
+        if statement_role == "load":
             closure.load.append(statement)
-        elif role == "example":
+        elif statement_role == "example":
             closure.example.append(statement)
         else:
             closure.definitions.append(statement)
@@ -300,7 +292,12 @@ def _role_of(statement: Statement, annotated: dict) -> str | None:
 
 
 def _check_role_defines(deployment: Deployment, by_role: dict[str, list[Statement]]) -> None:
-    expected = {"predict": "predict", "preprocess": "preprocess", "postprocess": "postprocess", "example": "example_input"}
+    expected = {
+        "predict": "predict",
+        "preprocess": "preprocess",
+        "postprocess": "postprocess",
+        "example": "example_input",
+    }
     for role, name in expected.items():
         cells = deployment.role(role)
         if not cells:
@@ -309,8 +306,7 @@ def _check_role_defines(deployment: Deployment, by_role: dict[str, list[Statemen
         if name not in defined:
             what = f"def {name}(...)" if role != "example" else "example_input = ..."
             raise ClosureError(
-                f"the {role} cell of {deployment.name!r} ({cells[0].cell_id}) must define {name}: "
-                f"write {what} in it",
+                f"the {role} cell of {deployment.name!r} ({cells[0].cell_id}) must define {name}: write {what} in it",
                 name=name,
                 cell=cells[0].cell_id,
             )

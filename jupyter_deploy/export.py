@@ -71,9 +71,7 @@ def export(request: ExportRequest) -> ExportResult:
     where = request.notebook or "the kernel's history"
     deployments = find_deployments(request.source, default_name(request.notebook), latest_wins=request.history)
     deployment = select_deployment(deployments, request.name, where)
-    closure = build_closure(
-        request.source, deployment, history=request.history, live=request.namespace is not None
-    )
+    closure = build_closure(request.source, deployment, history=request.history, live=request.namespace is not None)
     live = {name: binding for name, binding in closure.live.items() if name not in KERNEL_NAMES}
     if request.namespace is None:
         _refuse_live(live, closure, request)
@@ -154,7 +152,7 @@ def _write(
     example: tuple[Any, Any] | None,
 ) -> ExportResult:
     from . import artifacts as capture
-    from .predictor import deployment_options, reference_script, render_predictor
+    from .predictor import deployment_options, render_predictor
     from .requirements import imported_modules, pin
     from .runtime.spec import spec_of
 
@@ -172,7 +170,13 @@ def _write(
             capture.capture("example_output", example[1], artifact_dir, allow_pickle=False)
             spec = spec_of(example[0])
         text = render_predictor(
-            deployment, closure, files, example_file, spec, request.allow_pickle, cell_comments=not request.history
+            deployment,
+            closure,
+            files,
+            example_file,
+            spec,
+            request.allow_pickle,
+            cell_comments=not request.history,
         )
         (stage / "predictor.py").write_text(text, encoding="utf-8")
         modules = imported_modules([text]) | _artifact_modules(files, example_file)

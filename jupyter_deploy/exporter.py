@@ -21,15 +21,15 @@ class PredictorExporter(Exporter):
 
     export_from_notebook = "KServe predictor"
     output_mimetype = "text/x-python"
-    deployment = Unicode(None, allow_none=True, help="deployment name when the notebook has several").tag(
-        config=True
-    )
+    deployment = Unicode(None, allow_none=True, help="deployment name when the notebook has several").tag(config=True)
     root = Unicode(".", help="project root holding deployments/").tag(config=True)
 
     def _file_extension_default(self) -> str:
         return ".py"
 
-    def from_notebook_node(self, nb: Any, resources: dict | None = None, **kw: Any) -> tuple[str, dict]:
+    def from_notebook_node(  # type: ignore[override]  # nbconvert exporters return text, not a node
+        self, nb: Any, resources: dict | None = None, **kw: Any
+    ) -> tuple[str, dict]:
         import nbformat
 
         from .export import export_notebook

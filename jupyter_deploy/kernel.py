@@ -2,6 +2,7 @@
 
 The cells come from the saved notebook when the runner says which (``JD_NOTEBOOK_PATH``: ``--execute``
 and retraining), else from the kernel's own history, which is what actually ran. Retraining also sets
+``JD_MLFLOW_RUN_ID`` (the run, kept when the notebook's ``mlflow`` calls consume ``MLFLOW_RUN_ID``),
 ``JD_NOTEBOOK_LABEL`` (the source notebook recorded in ``version.json`` when the cells come from its
 parameterized copy) and ``JD_EXPORT_NO_PROMOTE=1`` (export never moves ``CURRENT``: the gate decides).
 """
@@ -45,7 +46,8 @@ def export_in_kernel(
         namespace=shell.user_ns,
         allow_pickle=allow_pickle,
         requirements=list(requirements or []),
-        mlflow_run_id=mlflow_run_id or os.environ.get("MLFLOW_RUN_ID"),
+        # retraining sets both: the notebook's own mlflow.start_run() removes MLFLOW_RUN_ID from os.environ
+        mlflow_run_id=mlflow_run_id or os.environ.get("JD_MLFLOW_RUN_ID") or os.environ.get("MLFLOW_RUN_ID"),
         make_current=make_current and os.environ.get("JD_EXPORT_NO_PROMOTE") != "1",
     )
     return export(request)
@@ -66,9 +68,7 @@ def export_command(shell: Any, argv: list[str]) -> Any:
     parser.add_argument("--requirement", action="append", default=[], help="extra requirement line")
     parser.add_argument("--notebook", help="read cells from this saved notebook instead of the history")
     args = parser.parse_args(argv)
-    result = export_in_kernel(
-        shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement
-    )
+    result = export_in_kernel(shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement)
     from .widgets import version_card
 
     return version_card(result, Path(args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()))

@@ -33,10 +33,10 @@ LINE_COMMANDS: dict[str, str] = {
 class MagicArgumentParser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` instead of exiting the kernel."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{self.prog}: {message}")
 
-    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
         if message:
             print(message)
         raise UsageError("") if status else _HelpShown()
@@ -61,6 +61,7 @@ class DeployMagics(Magics):
             parse_magic_line(line)
         except JupyterDeployError as error:
             raise UsageError(str(error)) from None
+        assert self.shell is not None
         self.shell.run_cell(cell, store_history=False)
 
     @line_magic("deploy")
@@ -85,7 +86,7 @@ class DeployMagics(Magics):
 def _load(target: str) -> Callable[..., Any]:
     module, _, name = target.partition(":")
     try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), name)
     except ModuleNotFoundError as error:
         raise UsageError(f"this %deploy command is not available ({error.name} is missing)") from None
 

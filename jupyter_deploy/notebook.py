@@ -40,8 +40,6 @@ class NotebookSource:
 
 def read_notebook(path: str | Path) -> NotebookSource:
     """Read a saved notebook; upgrade old nbformat versions; refuse non-Python or malformed files."""
-    import nbformat
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -62,15 +60,21 @@ def parse_notebook(text: str, path: str | None = None) -> NotebookSource:
         raise NotebookError(
             f"not a notebook: invalid JSON at line {error.lineno}, column {error.colno} ({error.msg})", path
         ) from None
-    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+    if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
         raise NotebookError("not a notebook: the JSON has no 'cells'", path)
-    try:
-        node = nbformat.reads(text, as_version=4)
-    except Exception as error:  # nbformat raises several unrelated types for bad files
-        raise NotebookError(f"not a valid notebook ({error})", path) from None
-    _check_python(node.get("metadata", {}), path)
+    if raw.get("nbformat") == 4 and isinstance(raw.get("cells"), list):
+        node = raw  # already current: skip nbformat's second parse and full schema validation
+    else:
+        try:
+            node = nbformat.reads(text, as_version=4)  # upgrades nbformat 3 and older
+        except Exception as error:  # nbformat raises several unrelated types for bad files
+            raise NotebookError(f"not a valid notebook ({error})", path) from None
+    metadata = node.get("metadata")
+    _check_python(metadata if isinstance(metadata, dict) else {}, path)
     cells = []
-    for index, cell in enumerate(node.cells):
+    for index, cell in enumerate(node["cells"]):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"not a valid notebook: cell {index + 1} is not an object", path)
         if cell.get("cell_type") != "code":
             continue
         cell_id = cell.get("id") or f"cell-{index + 1}"
@@ -84,12 +88,11 @@ def _source_text(source: Any) -> str:
 
 
 def _check_python(metadata: dict[str, Any], path: str | None) -> None:
-    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get(
-        "name"
-    )
+    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name")
     if language and str(language).lower() != "python":
         raise NotebookError(
-            f"the notebook's kernel language is {language!r}; jupyter-deploy exports Python notebooks only", path
+            f"the notebook's kernel language is {language!r}; jupyter-deploy exports Python notebooks only",
+            path,
         )
 
 

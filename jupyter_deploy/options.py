@@ -95,9 +95,7 @@ def parse_option_tokens(tokens: list[str]) -> dict[str, Any]:
             convert(key, None)  # raises the 'unknown option' error
         if inline:
             value: Any = inline
-        elif KNOWN_OPTIONS[key] is bool and (
-            position + 1 >= len(tokens) or tokens[position + 1].startswith("--")
-        ):
+        elif KNOWN_OPTIONS[key] is bool and (position + 1 >= len(tokens) or tokens[position + 1].startswith("--")):
             value = True
         else:
             position += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from . import __version__
@@ -14,7 +14,7 @@ RUNTIME_DISTRIBUTIONS = ("kserve",)
 
 
 @lru_cache(maxsize=1)
-def _distributions_by_module() -> dict[str, list[str]]:
+def _distributions_by_module() -> Mapping[str, list[str]]:
     from importlib.metadata import packages_distributions
 
     return packages_distributions()

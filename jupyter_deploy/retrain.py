@@ -190,6 +190,7 @@ def _run_notebook(
     node.cells.append(final)
     environment = {
         "MLFLOW_RUN_ID": run_id,
+        "JD_MLFLOW_RUN_ID": run_id,  # mlflow.start_run() in the notebook consumes MLFLOW_RUN_ID
         "MLFLOW_TRACKING_URI": store.uri,
         "JD_PROJECT_ROOT": str(root),
         "JD_NOTEBOOK_PATH": str(parameterized),

@@ -145,9 +145,12 @@ def commit(root: str | Path, name: str, stage: Path, info: VersionInfo) -> Path:
         versions = list_versions(root, name)
         number = version_number(versions[-1].version) + 1 if versions else 1
         info.version = f"v{number}"
-        info.files = sorted(
-            p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file() and p.name != "version.json"
-        ) + ["version.json"]
+        info.files = [
+            *sorted(
+                p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file() and p.name != "version.json"
+            ),
+            "version.json",
+        ]
         (stage / "version.json").write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
         target = directory / info.version
         try:

@@ -17,7 +17,8 @@ def card_html(result: ExportResult) -> str:
     parity_text = (
         "not run"
         if parity is None
-        else f"{parity.status}" + (f" (max |diff| {parity.max_abs_diff:.2g})" if parity.max_abs_diff is not None else "")
+        else f"{parity.status}"
+        + (f" (max |diff| {parity.max_abs_diff:.2g})" if parity.max_abs_diff is not None else "")
         + (f": {html.escape(parity.detail)}" if parity.detail else "")
     )
     colour = {"passed": "#2e7d32", "failed": "#c62828"}.get(parity.status if parity else "", "#757575")

@@ -23,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("notebook", type=Path, help="the .ipynb file")
     export.add_argument("--name", help="deployment to export (default: the notebook's only one)")
     export.add_argument("--execute", action="store_true", help="run the notebook in a fresh kernel first")
-    export.add_argument(
-        "--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle"
-    )
+    export.add_argument("--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle")
     export.add_argument(
         "--requirement",
         action="append",
@@ -34,9 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="extra requirements.txt line (repeat)",
     )
     export.add_argument("--no-parity", action="store_true", help="skip the parity check (not recommended)")
-    export.add_argument(
-        "--timeout", type=int, default=600, help="seconds per cell with --execute (default 600)"
-    )
+    export.add_argument("--timeout", type=int, default=600, help="seconds per cell with --execute (default 600)")
     add_root(export)
     add_json(export)
     export.set_defaults(handler=run_export)
@@ -96,9 +92,7 @@ def run_versions(args: argparse.Namespace) -> int:
 
     infos = versions.list_versions(args.root, args.name)
     if not infos:
-        raise NotFoundError(
-            f"deployment {args.name!r} has no versions under {versions.deployments_dir(args.root)}"
-        )
+        raise NotFoundError(f"deployment {args.name!r} has no versions under {versions.deployments_dir(args.root)}")
     current = versions.current_version(args.root, args.name)
     data = {
         "name": args.name,

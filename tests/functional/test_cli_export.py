@@ -64,28 +64,41 @@ def test_a_change_makes_v2_with_parent_and_diff(project: Path) -> None:
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda p: (p / "nb.ipynb").write_text('{"cells": [', encoding="utf-8"), "not a notebook: invalid JSON"),
+        (
+            lambda p: (p / "nb.ipynb").write_text('{"cells": [', encoding="utf-8"),
+            "not a notebook: invalid JSON",
+        ),
         (lambda p: (p / "nb.ipynb").write_text('{"name": "x"}', encoding="utf-8"), "the JSON has no 'cells'"),
         (
             lambda p: make_notebook(
-                p / "nb.ipynb", "%%deploy predict\ndef predict(x): ...", kernelspec={"name": "ir", "language": "R", "display_name": "R"}
+                p / "nb.ipynb",
+                "%%deploy predict\ndef predict(x): ...",
+                kernelspec={"name": "ir", "language": "R", "display_name": "R"},
             ),
             "kernel language is 'R'",
         ),
         (lambda p: make_notebook(p / "nb.ipynb", "x = 1"), "no annotated cells"),
         (lambda p: make_notebook(p / "nb.ipynb", "%%deploy predictt\nx = 1"), "unknown role 'predictt'"),
-        (lambda p: make_notebook(p / "nb.ipynb", "%%deploy predict --name Bad_Name\ndef predict(x): ..."), "not a valid deployment name"),
+        (
+            lambda p: make_notebook(p / "nb.ipynb", "%%deploy predict --name Bad_Name\ndef predict(x): ..."),
+            "not a valid deployment name",
+        ),
         (
             lambda p: make_notebook(p / "nb.ipynb", "%%deploy predict\ndef predict(x):\n    return model(x)"),
             "'model' is used in cell 1 \\(id c0\\) but defined nowhere",
         ),
         (
             lambda p: make_notebook(
-                p / "nb.ipynb", "import numpy as np\nmodel = np.ones(3)", "%%deploy predict\ndef predict(x):\n    return model @ x"
+                p / "nb.ipynb",
+                "import numpy as np\nmodel = np.ones(3)",
+                "%%deploy predict\ndef predict(x):\n    return model @ x",
             ),
             "'model' .* is computed by cell 1 .*--execute",
         ),
-        (lambda p: make_notebook(p / "nb.ipynb", "%%deploy predict\ndef predict(x):\n  return (x"), "syntax error on line 3"),
+        (
+            lambda p: make_notebook(p / "nb.ipynb", "%%deploy predict\ndef predict(x):\n  return (x"),
+            "syntax error on line 3",
+        ),
     ],
 )
 def test_bad_input_exits_1_with_one_line_and_writes_nothing(project: Path, setup, message: str) -> None:
@@ -102,17 +115,29 @@ def test_bad_input_exits_1_with_one_line_and_writes_nothing(project: Path, setup
 
 
 def test_old_nbformat_is_upgraded_not_refused(project: Path) -> None:
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}})
-    notebook.cells = [nbformat.v4.new_code_cell("%%deploy predict --name old\ndef predict(x):\n    return x")]
-    notebook.nbformat_minor = 0
-    for cell in notebook.cells:
-        cell.pop("id", None)
-    (project / "old.ipynb").write_text(nbformat.writes(notebook, version=4), encoding="utf-8")
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {"name": "old"},
+        "worksheets": [
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "language": "python",
+                        "input": "%%deploy predict --name old\ndef predict(x):\n    return x",
+                        "outputs": [],
+                        "metadata": {},
+                    }
+                ]
+            }
+        ],
+    }
+    (project / "old.ipynb").write_text(json.dumps(v3), encoding="utf-8")
     result = run("export", "old.ipynb", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["info"]["parity"]["status"] == "skipped"
+    info = json.loads(result.stdout)["info"]
+    assert info["name"] == "old" and info["parity"]["status"] == "skipped"
 
 
 def test_generated_predictor_passes_ruff(project: Path) -> None:
@@ -120,7 +145,10 @@ def test_generated_predictor_passes_ruff(project: Path) -> None:
     assert run("export", "lin.ipynb", "--no-parity", cwd=project).returncode == 0
     ruff = Path(sys.executable).parent / "ruff"
     checked = subprocess.run(
-        [str(ruff), "check", "--isolated", "deployments/lin/v1/predictor.py"], cwd=project, capture_output=True, text=True
+        [str(ruff), "check", "--isolated", "deployments/lin/v1/predictor.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
     )
     assert checked.returncode == 0, checked.stdout
 

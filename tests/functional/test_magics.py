@@ -54,7 +54,9 @@ def test_deploy_cell_runs_and_export_captures_live_values(kernel: Kernel, projec
     assert kernel.run("import numpy as np\nweights = np.arange(3.0)\nOFFSET = 1.5")["error"] is None
     ran = kernel.run("%%deploy example --name dot\nexample_input = [[1.0, 1.0, 1.0], [0.0, 1.0, 2.0]]\nprint('ran')")
     assert ran["text"].strip() == "ran"
-    kernel.run("%%deploy predict --name dot\ndef predict(rows):\n    return (np.asarray(rows) @ weights + OFFSET).tolist()")
+    kernel.run(
+        "%%deploy predict --name dot\ndef predict(rows):\n    return (np.asarray(rows) @ weights + OFFSET).tolist()"
+    )
     exported = kernel.run("%deploy export dot")
     assert exported["error"] is None, exported
     assert exported.get("widget") and "dot: exported v1" in exported["text"]

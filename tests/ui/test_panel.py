@@ -30,6 +30,15 @@ def code_cell(page: Page, text: str):
     return page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text)
 
 
+def set_role_from_context_menu(page: Page, cell, role: str) -> None:
+    """Right-click the cell, open the Deploy Role submenu, pick the role ("none" removes it)."""
+    editor = cell.locator(".jp-InputArea-editor")
+    editor.click()
+    editor.click(button="right")
+    page.locator(".lm-Menu-item", has_text="Deploy Role").first.hover()
+    page.locator(".lm-Menu-item", has_text=f"Deploy Role: {role}").click()
+
+
 def test_panel_shows_cells_sets_a_role_and_exports(lab, page: Page, screenshots):
     open_notebook_and_panel(page, lab)
     panel = page.locator(PANEL)
@@ -49,10 +58,7 @@ def test_panel_shows_cells_sets_a_role_and_exports(lab, page: Page, screenshots)
 
     # set a role through the cell's context menu: the tag is written and saved, the panel shows the cell
     rounding = code_cell(page, "def postprocess(outputs):")
-    rounding.locator(".jp-InputArea-editor").click()
-    rounding.locator(".jp-InputArea-editor").click(button="right")
-    page.locator(".lm-Menu-item", has_text="Deploy Role").first.hover()
-    page.locator(".lm-Menu-item", has_text="Deploy Role: postprocess").click()
+    set_role_from_context_menu(page, rounding, "postprocess")
     expect(panel.locator('.jp-DeployPanel-cell[data-role="postprocess"]')).to_be_visible()
     expect(cells).to_have_count(3)
     saved = json.loads((lab.root / "doubler.ipynb").read_text())
@@ -73,6 +79,19 @@ def test_panel_shows_cells_sets_a_role_and_exports(lab, page: Page, screenshots)
 
     page.screenshot(path=str(screenshots / "panel-after-export.png"))
 
+    # take the role away again, export v2, and read the diff against v1 in the panel
+    set_role_from_context_menu(page, rounding, "none")
+    expect(cells).to_have_count(2)
+    panel.locator('button[data-action="export"]').click()
+    second = panel.locator('.jp-DeployPanel-version[data-version="v2"]')
+    expect(second).to_be_visible(timeout=120_000)
+    expect(status).to_contain_text("Created doubler v2")
+    second.get_by_role("button", name="diff vs v1").click()
+    diff = second.locator(".jp-DeployPanel-diff")
+    expect(diff).to_contain_text("--- doubler/v1/predictor.py")
+    expect(diff).to_contain_text("-def postprocess(outputs):")
+    page.screenshot(path=str(screenshots / "panel-diff.png"))
+
 
 def test_panel_shows_the_server_error_for_a_bad_annotation(lab, page: Page, screenshots):
     notebook = json.loads((lab.root / "doubler.ipynb").read_text())
@@ -86,11 +105,7 @@ def test_panel_shows_the_server_error_for_a_bad_annotation(lab, page: Page, scre
     expect(error).to_contain_text("id check")
 
     # fixing it through the context menu clears the error
-    cell = code_cell(page, "postprocess(predict(example_input))")
-    cell.locator(".jp-InputArea-editor").click()
-    cell.locator(".jp-InputArea-editor").click(button="right")
-    page.locator(".lm-Menu-item", has_text="Deploy Role").first.hover()
-    page.locator(".lm-Menu-item", has_text="Deploy Role: none").click()
+    set_role_from_context_menu(page, code_cell(page, "postprocess(predict(example_input))"), "none")
     expect(error).to_have_count(0)
     expect(page.locator(f"{PANEL} .jp-DeployPanel-cell")).to_have_count(2)
     page.screenshot(path=str(screenshots / "panel-error-fixed.png"))

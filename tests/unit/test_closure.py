@@ -99,7 +99,11 @@ def test_the_latest_binding_before_the_cell_wins() -> None:
 
 
 def test_example_cell_is_copied_only_without_a_kernel() -> None:
-    cells = ("import numpy as np", "%%deploy example\nexample_input = np.zeros(2)", "%%deploy predict\ndef predict(x):\n    return x")
+    cells = (
+        "import numpy as np",
+        "%%deploy example\nexample_input = np.zeros(2)",
+        "%%deploy predict\ndef predict(x):\n    return x",
+    )
     assert texts(closure_of(*cells).example) == ["example_input = np.zeros(2)"]
     assert closure_of(*cells, live=True).example == []
 

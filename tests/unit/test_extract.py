@@ -59,7 +59,10 @@ def test_several_deployments_in_one_notebook() -> None:
     [
         (("%%deploy serve\nx = 1",), "unknown role 'serve': use one of predict, load"),
         ((("x = 1", ("deploy:trian",)),), "unknown role 'trian'"),
-        (("%%deploy predict --name Churn_Model\ndef predict(x): ...",), "'Churn_Model' is not a valid deployment name"),
+        (
+            ("%%deploy predict --name Churn_Model\ndef predict(x): ...",),
+            "'Churn_Model' is not a valid deployment name",
+        ),
         (("%%deploy predict --name a --gpus 2\ndef predict(x): ...",), "unknown option --gpus"),
         (("%%deploy predict --name a --gpu two\ndef predict(x): ...",), "--gpu takes an integer"),
         (("%%deploy\nx = 1",), "%%deploy needs a role"),
@@ -72,7 +75,10 @@ def test_bad_annotations_name_the_cell_and_the_fix(cells: tuple, message: str) -
 
 
 def test_two_predict_cells_for_one_name_is_an_error_in_a_notebook_but_not_in_history() -> None:
-    cells = ("%%deploy predict --name a\ndef predict(x): ...", "%%deploy predict --name a\ndef predict(x): ...")
+    cells = (
+        "%%deploy predict --name a\ndef predict(x): ...",
+        "%%deploy predict --name a\ndef predict(x): ...",
+    )
     with pytest.raises(AnnotationError, match="two 'predict' cells \\(c0 and c1\\)"):
         find_deployments(source(*cells))
     assert find_deployments(source(*cells), latest_wins=True)["a"].cells[0].cell_id == "c1"

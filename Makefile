@@ -1,0 +1,55 @@
+# Two front doors: `make demo` (the main job on the embedded default) and `make test` (what CI runs).
+# Both work on a fresh machine: they create or reuse .venv, install torch==2.13.0 first (CPU build),
+# then the package with its extras (which builds the JupyterLab panel).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.jupyter-deploy-installed
+SHARED ?= ../shared
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint bench chromium k8s clean
+
+$(STAMP): pyproject.toml package.json
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	rm -rf jupyter_deploy/labextension
+	$(PIP) install -q -e '.[dev]'
+	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(PY) examples/demo.py
+
+# Chromium for the browser tests, from Debian's packages (test tools' own browser downloads fail here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# A real kube-apiserver + etcd for the Kubernetes tests (built once, ~4 min, cached in ~/.cache/jd-k8s).
+# The test session starts it in a temporary directory and stops it by PID.
+k8s:
+	@bash $(SHARED)/k8s/build-apiserver.sh >/dev/null
+
+test: install chromium k8s
+	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples
+	$(VENV)/bin/mypy
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples
+	$(VENV)/bin/ruff format --check jupyter_deploy tests benchmarks examples
+	$(VENV)/bin/mypy
+	$(VENV)/bin/jlpm run lint:check
+
+bench: install
+	$(PY) benchmarks/export.py
+	$(PY) benchmarks/serve.py
+	$(PY) benchmarks/retrain.py
+
+clean:
+	rm -rf .jd-demo test-output jupyter_deploy/labextension lib node_modules
