@@ -75,8 +75,25 @@ def export(request: ExportRequest) -> ExportResult:
     live = {name: binding for name, binding in closure.live.items() if name not in KERNEL_NAMES}
     if request.namespace is None:
         _refuse_live(live, closure, request)
-        return _write(request, deployment, closure, captured={}, example=None)
-    return _write_live(request, deployment, closure, live)
+        result = _write(request, deployment, closure, captured={}, example=None)
+    else:
+        result = _write_live(request, deployment, closure, live)
+    if request.make_current and manifests_configured(request.root, deployment.name):
+        from .manifests import write_manifests
+
+        result.manifests = write_manifests(request.root, deployment.name)["directory"]
+    return result
+
+
+def manifests_configured(root: Path, name: str) -> bool:
+    """``deploy.yaml`` names the deployment: its manifests follow each export automatically."""
+    import yaml
+
+    path = Path(root) / "deploy.yaml"
+    if not path.is_file():
+        return False
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return isinstance(data, dict) and name in (data.get("deployments") or {})
 
 
 def _refuse_live(live: dict, closure: Closure, request: ExportRequest) -> None:

@@ -81,3 +81,4 @@ class ExportResult(BaseModel):
     path: str
     created: bool = Field(description="False when the content matched an existing version")
     changed_files: list[str] = Field(default_factory=list, description="relative to the parent version")
+    manifests: str | None = Field(default=None, description="deploy/NAME/ when export regenerated it")

@@ -173,3 +173,18 @@ def test_help_explains_the_commands(project: Path) -> None:
     for command in ("export", "versions", "diff"):
         assert command in result.stdout
     assert "--execute" in run("export", "--help", cwd=project).stdout
+
+
+def test_manifests_follow_each_export_when_deploy_yaml_configures_the_deployment(project: Path) -> None:
+    make_notebook(project / "lin.ipynb", *STATIC_CELLS)
+    (project / "deploy.yaml").write_text("deployments:\n  lin:\n    min_replicas: 1\n    max_replicas: 3\n")
+    first = json.loads(run("export", "lin.ipynb", "--json", cwd=project).stdout)
+    isvc = project / "deploy" / "lin" / "base" / "inferenceservice.yaml"
+    assert first["manifests"] and isvc.is_file()
+    assert "lin:v1" in isvc.read_text() and "maxReplicas: 3" in isvc.read_text()
+
+    cells = list(STATIC_CELLS)
+    cells[1] = cells[1].replace("SCALE = 2.0", "SCALE = 4.0")
+    make_notebook(project / "lin.ipynb", *cells)
+    assert run("export", "lin.ipynb", cwd=project).returncode == 0
+    assert "lin:v2" in isvc.read_text()
