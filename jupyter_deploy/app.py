@@ -41,9 +41,7 @@ class JupyterDeployApp(ExtensionApp):
     )
 
     def initialize_settings(self) -> None:
-        self.executor = ThreadPoolExecutor(
-            max_workers=self.worker_threads, thread_name_prefix="jupyter-deploy"
-        )
+        self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="jupyter-deploy")
         self.log.info("jupyter-deploy %s: project root %s", __version__, self.root)
 
     async def stop_extension(self) -> None:

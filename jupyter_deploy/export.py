@@ -169,6 +169,7 @@ def _write(
     example: tuple[Any, Any] | None,
 ) -> ExportResult:
     from . import artifacts as capture
+    from .batchcheck import check_batching
     from .predictor import deployment_options, render_predictor
     from .requirements import imported_modules, pin
     from .runtime.spec import spec_of
@@ -211,6 +212,7 @@ def _write(
         parity = _parity(stage, deployment, closure, example) if request.parity else None
         if parity is not None and parity.status == "failed":
             raise ParityError(f"parity check failed for {name!r}: {parity.detail}")
+        check_batching(stage, deployment_options(deployment))
         parent = versions.current_version(root, name)
         info = VersionInfo(
             name=name,

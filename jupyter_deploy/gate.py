@@ -95,9 +95,7 @@ class Gate:
                     reasons.append(f"{comparison.metric} = {_number(value)} (no current version to beat)")
                     continue
                 if comparison.metric not in current:
-                    which = (
-                        f"the current version {current_version}" if current_version else "the current version"
-                    )
+                    which = f"the current version {current_version}" if current_version else "the current version"
                     return Decision(
                         False,
                         f"{which} has no recorded {comparison.metric!r} to compare with (it was not built by "
@@ -109,9 +107,7 @@ class Gate:
             else:
                 target, shown = comparison.value, _number(comparison.value)
             if math.isnan(value) or not OPERATORS[comparison.op](value, target):
-                return Decision(
-                    False, f"{comparison.metric} = {_number(value)} fails {comparison.op} {shown}"
-                )
+                return Decision(False, f"{comparison.metric} = {_number(value)} fails {comparison.op} {shown}")
             reasons.append(f"{comparison.metric} = {_number(value)} {comparison.op} {shown}")
         return Decision(True, "; ".join(reasons))
 
@@ -129,9 +125,7 @@ def parse_gate(text: str | None) -> Gate:
                 f"(OP one of >= > <= < == !=, clauses joined by 'and'), {EXAMPLES}"
             )
         raw = match.group("value")
-        comparisons.append(
-            Comparison(match.group("metric"), match.group("op"), None if raw == CURRENT else float(raw))
-        )
+        comparisons.append(Comparison(match.group("metric"), match.group("op"), None if raw == CURRENT else float(raw)))
     return Gate(tuple(comparisons), text.strip())
 
 

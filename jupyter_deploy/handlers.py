@@ -95,9 +95,7 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1, description="notebook path relative to the server root")
-    name: str | None = Field(
-        default=None, description="the deployment to export; needed when there are several"
-    )
+    name: str | None = Field(default=None, description="the deployment to export; needed when there are several")
 
 
 # --- base handler -----------------------------------------------------------------------------------
@@ -133,11 +131,7 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
         """A server-side path as the client should see it: relative to the server root when inside it."""
         resolved = Path(path).resolve()
         server_root = self.app.server_root
-        return (
-            resolved.relative_to(server_root).as_posix()
-            if resolved.is_relative_to(server_root)
-            else str(path)
-        )
+        return resolved.relative_to(server_root).as_posix() if resolved.is_relative_to(server_root) else str(path)
 
     def require_action(self, action: str) -> None:
         if importlib.util.find_spec(ACTIONS[action]) is None:
@@ -148,8 +142,7 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
             return model.model_validate_json(self.request.body or b"{}")
         except pydantic.ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}"
-                for item in error.errors()
+                f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}" for item in error.errors()
             )
             raise tornado.web.HTTPError(400, f"invalid request body: {problems}") from None
 
@@ -168,9 +161,7 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
         body: dict[str, Any]
         if isinstance(error, JupyterDeployError):
             self.set_status(error.status)
-            fields = {
-                key: value for key, value in vars(error).items() if key != "message" and _jsonable(value)
-            }
+            fields = {key: value for key, value in vars(error).items() if key != "message" and _jsonable(value)}
             body = {**fields, "message": error.message, "error": type(error).__name__}
         elif isinstance(error, tornado.web.HTTPError):
             body = {"message": error.log_message or error.reason or self._reason, "error": "HTTPError"}

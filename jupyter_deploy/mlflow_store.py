@@ -66,9 +66,7 @@ class MlflowStore:
         )
         run_id = str(run.info.run_id)
         if params:
-            self.client.log_batch(
-                run_id, params=[Param(key, _param_text(value)) for key, value in params.items()]
-            )
+            self.client.log_batch(run_id, params=[Param(key, _param_text(value)) for key, value in params.items()])
         return run_id
 
     def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
@@ -77,9 +75,7 @@ class MlflowStore:
         if not metrics:
             return
         stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
-        self.client.log_batch(
-            run_id, metrics=[Metric(key, float(value), stamp, 0) for key, value in metrics.items()]
-        )
+        self.client.log_batch(run_id, metrics=[Metric(key, float(value), stamp, 0) for key, value in metrics.items()])
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -117,9 +113,7 @@ class MlflowStore:
             raise NotFoundError(
                 f"no retraining runs for {name!r} in {self.uri}: run jupyter-deploy retrain NOTEBOOK --name {name}"
             )
-        runs = self.client.search_runs(
-            [experiment], order_by=["attributes.start_time DESC"], max_results=limit
-        )
+        runs = self.client.search_runs([experiment], order_by=["attributes.start_time DESC"], max_results=limit)
         return [_run_dict(run) for run in runs]
 
     # -- registry ----------------------------------------------------------------------------------------
@@ -139,9 +133,7 @@ class MlflowStore:
             )
             self.client.set_registered_model_alias(name, ALIAS, model_version.version)
         except MlflowException as error:
-            raise JupyterDeployError(
-                f"registering {name} {version} in {self.uri} failed: {error.message}"
-            ) from None
+            raise JupyterDeployError(f"registering {name} {version} in {self.uri} failed: {error.message}") from None
         return str(model_version.version)
 
     def registered_versions(self, name: str) -> list[dict[str, Any]]:
@@ -165,16 +157,12 @@ def _param_text(value: Any) -> str:
 def _run_dict(run: Any) -> dict[str, Any]:
     tags = run.data.tags
     ours = {key[len(TAG) :]: value for key, value in tags.items() if key.startswith(TAG)}
-    started = (
-        datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc) if run.info.start_time else None
-    )
+    started = datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc) if run.info.start_time else None
     return {
         "run_id": run.info.run_id,
         "started": started.replace(microsecond=0).isoformat().replace("+00:00", "Z") if started else None,
         "status": run.info.status,
-        "outcome": ours.get(
-            "outcome", "running" if run.info.status == "RUNNING" else run.info.status.lower()
-        ),
+        "outcome": ours.get("outcome", "running" if run.info.status == "RUNNING" else run.info.status.lower()),
         "version": ours.get("version"),
         "reason": ours.get("reason", ""),
         "notebook": ours.get("notebook"),

@@ -150,9 +150,7 @@ def resolve_parameters(
     return validate(declared, given, str(notebook))
 
 
-def validate(
-    declared: dict[str, Declared], given: dict[str, Any], notebook: str = "the notebook"
-) -> dict[str, Any]:
+def validate(declared: dict[str, Declared], given: dict[str, Any], notebook: str = "the notebook") -> dict[str, Any]:
     if given and not declared:
         raise ParameterError(
             f"{notebook} has no cell tagged 'parameters', so it takes no parameters "

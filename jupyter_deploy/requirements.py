@@ -20,6 +20,22 @@ def _distributions_by_module() -> Mapping[str, list[str]]:
     return packages_distributions()
 
 
+def distributions_of(module: str) -> list[str]:
+    """Distributions providing ``module``: the one named like it when it has that top-level package
+    (numpy, torch: a quick metadata read), else a scan of every installed distribution (sklearn)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(module)
+    except PackageNotFoundError:
+        return list(_distributions_by_module().get(module, []))
+    top_level = dist.read_text("top_level.txt")
+    record = "\n" + (dist.read_text("RECORD") or "")  # a text search: parsing RECORD of torch takes 100 ms
+    if (top_level and module in top_level.split()) or f"\n{module}/" in record or f"\n{module}.py," in record:
+        return [dist.metadata["Name"]]
+    return list(_distributions_by_module().get(module, []))
+
+
 def imported_modules(sources: Iterable[str]) -> set[str]:
     """Top-level module names imported by the given Python sources."""
     modules: set[str] = set()
@@ -48,7 +64,7 @@ def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
     for module in modules:
         if module in sys.stdlib_module_names or module == "jupyter_deploy":
             continue
-        names.update(_distributions_by_module().get(module, []))
+        names.update(distributions_of(module))
     pins = {}
     for name in names:
         try:

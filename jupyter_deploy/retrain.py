@@ -105,17 +105,13 @@ def retrain(
         if outcome == "promoted":
             manifests = _promote_manifests(root, name, export["version"], canary)
             versions.set_current(root, name, export["version"])
-            registered = store.register(
-                name, export["version"], run_id, store.log_version(run_id, export["path"])
-            )
+            registered = store.register(name, export["version"], run_id, store.log_version(run_id, export["path"]))
     except BaseException as error:
         _fail(store, run_id, executed, error)
         if isinstance(error, KeyboardInterrupt):
             raise
         if isinstance(error, JupyterDeployError) and not isinstance(error, RetrainError):
-            raise RetrainError(
-                f"{error}; executed notebook kept: {_shown(executed)}", str(executed), run_id
-            ) from None
+            raise RetrainError(f"{error}; executed notebook kept: {_shown(executed)}", str(executed), run_id) from None
         raise
     store.set_tags(run_id, {"version": export["version"], "outcome": outcome, "reason": decision.reason})
     store.log_notebook(run_id, executed)
@@ -294,9 +290,7 @@ def _promote_manifests(root: Path, name: str, version: str, canary: int | None) 
 
 def _fail(store: Any, run_id: str, executed: Path, error: BaseException) -> None:
     """Mark the run FAILED with the reason, keeping the executed notebook (in the run too, if written)."""
-    reason = (
-        "interrupted" if isinstance(error, KeyboardInterrupt) else str(error).split("; executed notebook")[0]
-    )
+    reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error).split("; executed notebook")[0]
     try:
         store.set_tags(run_id, {"outcome": "failed", "reason": reason[:500]})
         if executed.is_file():

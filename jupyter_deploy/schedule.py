@@ -181,9 +181,13 @@ def _check(request: ScheduleRequest) -> None:
     for option, value in (("--cpu", request.cpu), ("--memory", request.memory)):
         if not _QUANTITY.match(value):
             raise OptionsError(f"{option} {value!r} is not a Kubernetes quantity (e.g. 500m, 2, 8Gi)", option)
-    for option, value in (("--workspace-pvc", request.workspace_pvc), ("--mlflow-secret", request.mlflow_secret)):
-        if value is not None and not (_DNS_LABEL.match(value) and len(value) <= 63):
-            raise OptionsError(f"{option} {value!r} is not a valid object name (lower-case letters, digits, '-')")
+    names: list[tuple[str, str | None]] = [
+        ("--workspace-pvc", request.workspace_pvc),
+        ("--mlflow-secret", request.mlflow_secret),
+    ]
+    for option, name in names:
+        if name is not None and not (_DNS_LABEL.match(name) and len(name) <= 63):
+            raise OptionsError(f"{option} {name!r} is not a valid object name (lower-case letters, digits, '-')")
     if request.canary is not None and not 0 < request.canary < 100:
         raise ParameterError(f"--canary {request.canary}: give the new version's share of traffic, 1 to 99")
     if request.timeout is not None and (request.timeout <= 0 or not math.isfinite(request.timeout)):

@@ -23,6 +23,25 @@ export function formatTime(iso: string): string {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
+/** A unified diff with added and removed lines marked for styling. */
+export function diffView(diff: string): HTMLElement {
+  const pre = el('pre', 'jp-DeployPanel-diff');
+  for (const line of diff.split('\n')) {
+    const kind =
+      line.startsWith('+++') || line.startsWith('---')
+        ? 'file'
+        : line.startsWith('+')
+          ? 'added'
+          : line.startsWith('-')
+            ? 'removed'
+            : line.startsWith('@@')
+              ? 'hunk'
+              : 'context';
+    pre.appendChild(el('div', `jp-DeployPanel-diffLine jp-mod-${kind}`, line));
+  }
+  return pre;
+}
+
 /** What the panel shows instead of an empty list when the server extension does not answer. */
 export function missingExtension(): HTMLElement {
   const box = el('div', 'jp-DeployPanel-error jp-DeployPanel-missing');

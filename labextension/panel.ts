@@ -14,7 +14,7 @@ import {
   IVersionInfo
 } from './models';
 import { ACTIONS, IPanelAction } from './actions';
-import { el, formatTime, messageOf, missingExtension } from './dom';
+import { diffView, el, formatTime, messageOf, missingExtension } from './dom';
 import { ExtensionMissingError } from './request';
 import { DeployService } from './service';
 
@@ -341,7 +341,7 @@ export class DeployPanel extends SidePanel {
     item.appendChild(line);
     const diff = this._diffs.get(`${deployment.name}@${info.version}`);
     if (diff !== undefined) {
-      item.appendChild(el('pre', 'jp-DeployPanel-diff', diff));
+      item.appendChild(diffView(diff));
     }
     return item;
   }

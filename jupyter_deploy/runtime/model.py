@@ -52,6 +52,24 @@ class NotebookModel(kserve.Model):
         super().__init__(name or self.deployment)
         self.device: Any = None
         self.input_spec = type(self).input_spec
+        options = type(self).serving_options
+        self.max_batch_size: int | None = options.get("max_batch_size")
+        self.max_latency_ms: float | None = options.get("max_latency_ms")
+        self._batcher: Any = None
+
+    def configure(
+        self, max_batch_size: int | None = None, max_latency_ms: float | None = None, **_: Any
+    ) -> NotebookModel:
+        """Serving options from the command line (over the magic line's, which are the class defaults)."""
+        if max_batch_size is not None:
+            self.max_batch_size = max_batch_size
+        if max_latency_ms is not None:
+            self.max_latency_ms = max_latency_ms
+        return self
+
+    @property
+    def batching(self) -> bool:
+        return bool(self.max_batch_size and self.max_batch_size > 1)
 
     # -- provided by the generated subclass --------------------------------------------------------
     def load_state(self, device: Any) -> None:
@@ -70,6 +88,8 @@ class NotebookModel(kserve.Model):
         self._move_modules_to_device()
         if self.input_spec is None:
             self.input_spec = codec.spec_of(self.load_example_input())
+        if self.batching:
+            self._batcher = self._make_batcher()
         self.ready = True
         return self.ready
 
@@ -96,13 +116,32 @@ class NotebookModel(kserve.Model):
         with torch.inference_mode():
             return self.run(inputs)
 
+    def _make_batcher(self) -> Any:
+        from .batching import Batcher
+        from .metrics import batch_observer
+
+        kind = (self.input_spec or {}).get("kind")
+        if kind not in ("torch", "numpy"):
+            raise RuntimeError(
+                f"{self.name}: --max-batch-size needs a tensor or array example_input (this one is {kind}); "
+                "serve without batching"
+            )
+        return Batcher(
+            self.infer,
+            int(self.max_batch_size or 1),
+            5.0 if self.max_latency_ms is None else float(self.max_latency_ms),
+            observe=batch_observer(self.name),
+        )
+
     async def predict(
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
     ) -> Any:
         inputs = codec.decode(payload, self.input_spec or {"kind": "json"}, self.device)
-        loop = asyncio.get_running_loop()
         try:
-            outputs = await loop.run_in_executor(None, self.infer, inputs)
+            if self._batcher is not None:
+                outputs = await self._batcher.submit(inputs)
+            else:
+                outputs = await asyncio.get_running_loop().run_in_executor(None, self.infer, inputs)
         except (InvalidInput, InferenceError):
             raise
         except Exception as error:

@@ -1,7 +1,11 @@
-"""Starting KServe's own ModelServer for a generated predictor, on 127.0.0.1 unless told otherwise.
+"""Starting KServe's own REST app for a generated predictor, on 127.0.0.1 unless told otherwise.
 
 KServe's REST server always binds 0.0.0.0; a tool run on a laptop must not expose a model to the network
-by default, so the REST server's uvicorn config gets the host we were given.
+by default, so the uvicorn config gets the host we were given. In front of KServe's app sits our guard
+(``http.GuardMiddleware``: 415/413 and metrics) and a handler that turns request validation errors into
+400s. ``--workers N`` starts N processes that share one listening socket; each loads the model itself
+(the notebook's objects live in the predictor module, which KServe's own multi-process server would not
+load in its children).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import sys
 from typing import Any
@@ -16,12 +21,35 @@ from typing import Any
 DEFAULT_HOST = "127.0.0.1"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     from kserve import model_server
 
+    defaults = defaults or {}
     parser = argparse.ArgumentParser(parents=[model_server.parser], conflict_handler="resolve")
     parser.add_argument(
         "--host", default=os.environ.get("JD_HOST", DEFAULT_HOST), help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=defaults.get("workers") or 1, help="server processes sharing the port"
+    )
+    parser.add_argument(
+        "--max_batch_size",
+        "--max-batch-size",
+        dest="max_batch_size",
+        type=int,
+        default=defaults.get("max_batch_size"),
+        help="batch concurrent requests up to this many rows (default: no batching)",
+    )
+    parser.add_argument(
+        "--max_latency_ms",
+        "--max-latency-ms",
+        dest="max_latency_ms",
+        type=float,
+        default=defaults.get("max_latency_ms"),
+        help="longest time a batch keeps collecting requests that are arriving (default 5 ms)",
+    )
+    parser.add_argument(
+        "--max_body_mb", "--max-body-mb", dest="max_body_mb", type=float, default=64.0, help="largest request body"
     )
     return parser
 
@@ -32,37 +60,152 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise SystemExit(f"jupyter-deploy: cannot listen on {host}:{port}: {error.strerror}") from None
+            raise SystemExit(
+                f"jupyter-deploy: cannot listen on {host}:{port}: {error.strerror} "
+                "(another server is using the port: stop it or choose another with --http_port)"
+            ) from None
 
 
 def serve_main(model_class: type, argv: list[str] | None = None) -> None:
     """The ``__main__`` of a generated predictor: parse KServe's options, load the model, serve it."""
-    args, _ = build_parser().parse_known_args(argv if argv is not None else sys.argv[1:])
-    model = model_class(args.model_name if args.model_name != "model" else None)
+    args, _ = build_parser(getattr(model_class, "serving_options", {})).parse_known_args(
+        argv if argv is not None else sys.argv[1:]
+    )
+    name = args.model_name if args.model_name != "model" else None
+    options = {
+        "max_batch_size": args.max_batch_size,
+        "max_latency_ms": args.max_latency_ms,
+        "max_body_bytes": int(args.max_body_mb * 1024 * 1024),
+        "latency_logging": args.enable_latency_logging,
+    }
     check_port_free(args.host, args.http_port)
-    model.load()
-    start(model, host=args.host, port=args.http_port)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        if args.workers > 1:
+            serve_workers(model_class, name, args.host, args.http_port, args.workers, options)
+        else:
+            model = model_class(name)
+            model.configure(**options)
+            model.load()
+            write_example_request(model)
+            start(model, host=args.host, port=args.http_port, **_server_options(options))
+    except KeyboardInterrupt:
+        pass
 
 
-def start(model: Any, host: str = DEFAULT_HOST, port: int = 8080) -> None:
-    """Run KServe's ModelServer (REST only) for ``model`` until SIGINT/SIGTERM."""
+def write_example_request(model: Any) -> None:
+    """For ``jupyter-deploy serve``: the v1 request body built from ``example_input``, at $JD_EXAMPLE_REQUEST."""
+    target = os.environ.get("JD_EXAMPLE_REQUEST")
+    if not target:
+        return
+    import json
+
+    from .codec import to_numpy
+
+    try:
+        example = to_numpy(model.load_example_input())
+        rows = example.tolist() if hasattr(example, "tolist") else example
+        body = json.dumps({"instances": rows}, separators=(",", ":"))
+    except Exception as error:  # the example is documentation; never fail the server for it
+        body = json.dumps({"error": f"example_input not available: {error}"})
+    with open(target, "w", encoding="utf-8") as stream:
+        stream.write(body)
+
+
+def _exit_quietly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _server_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {key: options[key] for key in ("max_body_bytes", "latency_logging") if key in options}
+
+
+def start(
+    model: Any,
+    host: str = DEFAULT_HOST,
+    port: int = 8080,
+    sockets: list[socket.socket] | None = None,
+    max_body_bytes: int | None = None,
+    latency_logging: bool = True,
+) -> None:
+    """Serve ``model`` with KServe's REST app (v1 and v2) until SIGINT/SIGTERM."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from kserve import ModelServer
     from kserve.model_server import FASTAPI_APP_IMPORT_STRING
+
+    server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=latency_logging)
+    server.register_model(model)
+    model.enable_latency_logging = latency_logging
+    rest = _guarded_rest_server(FASTAPI_APP_IMPORT_STRING, server, port, max_body_bytes)
+    rest.config.host = host
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4)))
+        rest.create_application()
+        await rest._server.serve(sockets=sockets)
+
+    asyncio.run(main())
+
+
+def _guarded_rest_server(app: str, server: Any, port: int, max_body_bytes: int | None) -> Any:
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
     from kserve.protocol.rest.server import RESTServer
 
-    server = ModelServer(http_port=port, enable_grpc=False, workers=1)
-    server.register_model(model)
-    rest = RESTServer(
-        FASTAPI_APP_IMPORT_STRING,
-        server.dataplane,
-        server.model_repository_extension,
-        port,
-        workers=1,
-        grace_period=5,
-    )
-    rest.config.host = host
-    server._rest_server = rest
-    server.servers.append(rest.start())
-    server.setup_event_loop()
-    server.register_signal_handler()
-    asyncio.run(server._serve())
+    from .http import DEFAULT_MAX_BODY_BYTES, GuardMiddleware
+
+    async def invalid_request(_: Any, error: Exception) -> JSONResponse:
+        problems = getattr(error, "errors", list)()
+        text = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in problems[:5])
+        return JSONResponse(status_code=400, content={"error": f"invalid request: {text or error}"})
+
+    class GuardedRESTServer(RESTServer):  # type: ignore[misc]
+        def create_application(self) -> None:
+            from uvicorn.importer import import_from_string
+
+            super().create_application()
+            application = import_from_string(app)
+            application.add_exception_handler(RequestValidationError, invalid_request)
+            application.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+
+    return GuardedRESTServer(app, server.dataplane, server.model_repository_extension, port, workers=1, grace_period=5)
+
+
+def serve_workers(model_class: type, name: str | None, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    """``workers`` processes, each loading the model and serving on one shared listening socket."""
+    import multiprocessing
+
+    from uvicorn.config import Config
+
+    config = Config(app=None, host=host, port=port)
+    listener = config.bind_socket()
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_worker, args=(model_class, name, listener, options), daemon=False) for _ in range(workers)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    except (KeyboardInterrupt, SystemExit):
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(10)
+    finally:
+        listener.close()
+
+
+def _worker(model_class: type, name: str | None, listener: socket.socket, options: dict[str, Any]) -> None:
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        model = model_class(name)
+        model.configure(**options)
+        model.load()
+        write_example_request(model)
+        start(model, sockets=[listener], **_server_options(options))
+    except KeyboardInterrupt:
+        pass

@@ -71,9 +71,7 @@ async def test_deployments_lists_annotated_cells_grouped_by_deployment(jp_fetch,
 
 
 async def test_bad_tag_is_a_400_that_names_the_role_and_the_cell(jp_fetch, project):
-    status, body = await fetch_error(
-        jp_fetch, "jupyter-deploy", "deployments", params={"path": "work/bad.ipynb"}
-    )
+    status, body = await fetch_error(jp_fetch, "jupyter-deploy", "deployments", params={"path": "work/bad.ipynb"})
     assert status == 400
     assert "unknown role 'predcit'" in body["message"]
     assert "typo" in body["message"]
@@ -136,9 +134,7 @@ async def test_export_creates_a_version_then_finds_it_unchanged(jp_fetch, projec
     assert again.code == 200
     assert json.loads(again.body)["created"] is False
 
-    listed = json.loads(
-        (await jp_fetch("jupyter-deploy", "deployments", params={"path": "doubler.ipynb"})).body
-    )
+    listed = json.loads((await jp_fetch("jupyter-deploy", "deployments", params={"path": "doubler.ipynb"})).body)
     [deployment] = listed["deployments"]
     assert [version["version"] for version in deployment["versions"]] == ["v1"]
     assert deployment["current"] == "v1"
@@ -159,9 +155,7 @@ async def test_versions_and_diff_between_two_exports(jp_fetch, project):
     assert versions["current"] == "v2"
     assert [version["version"] for version in versions["versions"]] == ["v1", "v2"]
 
-    diff = json.loads(
-        (await jp_fetch("jupyter-deploy", "diff", "doubler", params={"a": "v1", "b": "v2"})).body
-    )
+    diff = json.loads((await jp_fetch("jupyter-deploy", "diff", "doubler", params={"a": "v1", "b": "v2"})).body)
     assert "-SCALE = 2.0" in diff["diff"]
     assert "+SCALE = 3.0" in diff["diff"]
 
@@ -175,9 +169,7 @@ async def test_versions_and_diff_errors(jp_fetch, project):
     assert "not a valid deployment name" in body["message"]
 
     await export(jp_fetch)
-    status, body = await fetch_error(
-        jp_fetch, "jupyter-deploy", "diff", "doubler", params={"a": "v1", "b": "v7"}
-    )
+    status, body = await fetch_error(jp_fetch, "jupyter-deploy", "diff", "doubler", params={"a": "v1", "b": "v7"})
     assert (status, body["error"]) == (404, "NotFoundError")
     assert "has no version v7" in body["message"]
     status, body = await fetch_error(jp_fetch, "jupyter-deploy", "diff", "doubler", params={"a": "v1"})

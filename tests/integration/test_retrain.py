@@ -56,9 +56,7 @@ def test_first_run_promotes_and_records_lineage(project: Path, capsys: pytest.Ca
     assert Path(result["notebook"]).is_file()
 
 
-def test_better_run_promotes_moves_manifests_and_registers(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_better_run_promotes_moves_manifests_and_registers(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["manifests", "tiny", "--root", str(project)]) == 0
     capsys.readouterr()
     before = manifest_version(project)
@@ -83,7 +81,7 @@ def test_better_run_promotes_moves_manifests_and_registers(
 
 def test_worse_run_is_built_but_not_promoted(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     deploy = {p: p.read_bytes() for p in (project / "deploy").rglob("*") if p.is_file()}
-    code, result, err = retrain(project, capsys, "-p", "scale", "1", "--promote-if", "score > current")
+    code, result, _ = retrain(project, capsys, "-p", "scale", "1", "--promote-if", "score > current")
     assert code == 0
     assert result["outcome"] == "rejected" and result["version"] == "v3" and not result["promoted"]
     assert result["reason"] == "score = 0.25 fails > current 0.75"

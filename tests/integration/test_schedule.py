@@ -47,7 +47,7 @@ def test_cronjob_is_valid_batch_v1_and_listed(scheduled_project: Path, capsys: p
     assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert any(item["key"] == "nvidia.com/gpu" for item in pod["tolerations"])
     # the command is the CLI's own retrain, and it parses
     command = container["command"]

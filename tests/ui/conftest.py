@@ -62,9 +62,7 @@ def running_lab(tmp_path: Path, *extra_args: str) -> Iterator[Lab]:
     # no "receive Jupyter news?" toast over the page
     settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,

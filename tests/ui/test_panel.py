@@ -2,6 +2,8 @@
 
 A user opens a notebook, opens the panel, sees the annotated cells, jumps to one, gives another cell a role
 from the cell's context menu, exports, and sees the new version appear.
+Tests ask for ``lab`` before ``page`` so the browser closes before JupyterLab stops (else shutdown waits
+on the open websockets).
 """
 
 from __future__ import annotations
@@ -111,9 +113,7 @@ def test_panel_shows_the_server_error_for_a_bad_annotation(lab, page: Page, scre
     page.screenshot(path=str(screenshots / "panel-error-fixed.png"))
 
 
-def test_panel_says_how_to_enable_a_missing_server_extension(
-    page: Page, lab_without_server_extension, screenshots
-):
+def test_panel_says_how_to_enable_a_missing_server_extension(lab_without_server_extension, page: Page, screenshots):
     open_notebook_and_panel(page, lab_without_server_extension)
     missing = page.locator(f"{PANEL} .jp-DeployPanel-missing")
     expect(missing).to_contain_text("server extension is not enabled")
