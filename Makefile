@@ -9,6 +9,8 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.jupyter-deploy-installed
 SHARED ?= ../shared
 PYTEST_ARGS ?=
+# the labextension build (run by pip through hatch-jupyter-builder) calls jlpm from the venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo test lint bench chromium k8s clean
 

@@ -146,6 +146,7 @@ def start_server(
     from .versions import resolve
 
     info, version_dir = resolve(root, spec)
+    version_dir = version_dir.resolve()
     cli = {"workers": workers, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
     options = {
         key: value
@@ -193,7 +194,7 @@ def wait_ready(server: LocalServer, timeout: float) -> None:
                 f"before it was ready{_log_tail(server)}"
             )
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+            with urllib.request.urlopen(url, timeout=2) as response:  # our own loopback URL
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -246,6 +247,7 @@ def serve_foreground(server: LocalServer, as_json: bool = False) -> int:
 
 # -- servers a kernel started in the background --------------------------------------------------------
 REGISTRY: dict[str, LocalServer] = {}
+_cleanup_registered = False
 
 
 def start_background(root: str | Path, spec: str, **kwargs: Any) -> LocalServer:
@@ -253,10 +255,12 @@ def start_background(root: str | Path, spec: str, **kwargs: Any) -> LocalServer:
     name = spec.partition("@")[0]
     stop_background(name)
     server = start_server(root, spec, **kwargs)
-    if not REGISTRY:
+    global _cleanup_registered
+    if not _cleanup_registered:
         import atexit
 
         atexit.register(stop_all)
+        _cleanup_registered = True
     REGISTRY[name] = server
     return server
 

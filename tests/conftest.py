@@ -16,7 +16,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 
-pytest_plugins: list[str] = []
+# jp_fetch / jp_serverapp for the REST handler tests (it also gives every test an event loop fixture)
+pytest_plugins: list[str] = ["pytest_jupyter.jupyter_server"]
 for plugin in ("k8s_fixtures", "serve_fixtures", "retrain_fixtures"):
     if (REPO / "tests" / f"{plugin}.py").exists():
         pytest_plugins.append(plugin)

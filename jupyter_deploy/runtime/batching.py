@@ -97,7 +97,8 @@ class Batcher:
 
     def _take(self) -> list[_Item]:
         """Queued items up to ``max_batch_size`` rows (always at least one)."""
-        taken, rows = [], 0
+        taken: list[_Item] = []
+        rows = 0
         while self._queue:
             item = self._queue[0]
             if taken and rows + item.rows > self.max_batch_size:
@@ -137,6 +138,6 @@ class Batcher:
                 continue
             if self.observe is not None:
                 self.observe(sum(sizes), len(batch))
-            for item, piece in zip(batch, pieces):
+            for item, piece in zip(batch, pieces, strict=True):
                 if not item.future.done():
                     item.future.set_result(piece)

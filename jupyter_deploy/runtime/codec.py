@@ -67,7 +67,7 @@ def to_input(rows: Any, spec: dict[str, Any], device: Any = None) -> Any:
 
 
 def _check_shape(actual: list[int], expected: list[int]) -> None:
-    if len(actual) != len(expected) or any(e not in (-1, a) for a, e in zip(actual, expected)):
+    if len(actual) != len(expected) or any(e not in (-1, a) for a, e in zip(actual, expected, strict=True)):
         shown = ["N" if e == -1 else str(e) for e in expected]
         raise InvalidInput(f"expected inputs of shape [{', '.join(shown)}], got {actual}")
 

@@ -19,7 +19,9 @@ from typing import Any
 
 from . import metrics
 
-ROUTE = re.compile(r"^/(?:v1/models/(?P<v1>[^/:]+):(?:predict|explain)|v2/models/(?P<v2>[^/]+)(?:/versions/[^/]+)?/infer)$")
+ROUTE = re.compile(
+    r"^/(?:v1/models/(?P<v1>[^/:]+):(?:predict|explain)|v2/models/(?P<v2>[^/]+)(?:/versions/[^/]+)?/infer)$"
+)
 JSON_TYPES = {b"application/json", b"application/cloudevents+json", b"application/ld+json"}
 BINARY_HEADER = b"inference-header-content-length"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024

@@ -30,7 +30,10 @@ REQUEST_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 BATCH_ROWS = Histogram(
-    "jupyter_deploy_batch_rows", "Rows (batch dimension) per batched predict call", ["model_name"], buckets=BATCH_BUCKETS
+    "jupyter_deploy_batch_rows",
+    "Rows (batch dimension) per batched predict call",
+    ["model_name"],
+    buckets=BATCH_BUCKETS,
 )
 BATCH_REQUESTS = Histogram(
     "jupyter_deploy_batch_requests", "Requests per batched predict call", ["model_name"], buckets=BATCH_BUCKETS

@@ -51,7 +51,7 @@ class NotebookModel(kserve.Model):
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name or self.deployment)
         self.device: Any = None
-        self.input_spec = type(self).input_spec
+        self.spec: dict[str, Any] | None = type(self).input_spec
         options = type(self).serving_options
         self.max_batch_size: int | None = options.get("max_batch_size")
         self.max_latency_ms: float | None = options.get("max_latency_ms")
@@ -86,10 +86,15 @@ class NotebookModel(kserve.Model):
         self.device = pick_device()
         self.load_state(self.device)
         self._move_modules_to_device()
-        if self.input_spec is None:
-            self.input_spec = codec.spec_of(self.load_example_input())
+        if self.spec is None:
+            self.spec = codec.spec_of(self.load_example_input())
         if self.batching:
             self._batcher = self._make_batcher()
+            from ..batchcheck import problem
+
+            reason = problem(self)
+            if reason:
+                raise RuntimeError(f"{self.name} cannot serve with --max-batch-size: {reason}")
         self.ready = True
         return self.ready
 
@@ -120,7 +125,7 @@ class NotebookModel(kserve.Model):
         from .batching import Batcher
         from .metrics import batch_observer
 
-        kind = (self.input_spec or {}).get("kind")
+        kind = (self.spec or {}).get("kind")
         if kind not in ("torch", "numpy"):
             raise RuntimeError(
                 f"{self.name}: --max-batch-size needs a tensor or array example_input (this one is {kind}); "
@@ -136,7 +141,7 @@ class NotebookModel(kserve.Model):
     async def predict(
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
     ) -> Any:
-        inputs = codec.decode(payload, self.input_spec or {"kind": "json"}, self.device)
+        inputs = codec.decode(payload, self.spec or {"kind": "json"}, self.device)
         try:
             if self._batcher is not None:
                 outputs = await self._batcher.submit(inputs)

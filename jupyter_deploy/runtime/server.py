@@ -141,7 +141,9 @@ def start(
     rest.config.host = host
 
     async def main() -> None:
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4)))
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4))
+        )
         rest.create_application()
         await rest._server.serve(sockets=sockets)
 
@@ -156,11 +158,11 @@ def _guarded_rest_server(app: str, server: Any, port: int, max_body_bytes: int |
     from .http import DEFAULT_MAX_BODY_BYTES, GuardMiddleware
 
     async def invalid_request(_: Any, error: Exception) -> JSONResponse:
-        problems = getattr(error, "errors", list)()
+        problems: list[dict[str, Any]] = getattr(error, "errors", list)()
         text = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in problems[:5])
         return JSONResponse(status_code=400, content={"error": f"invalid request: {text or error}"})
 
-    class GuardedRESTServer(RESTServer):  # type: ignore[misc]
+    class GuardedRESTServer(RESTServer):
         def create_application(self) -> None:
             from uvicorn.importer import import_from_string
 
@@ -172,17 +174,20 @@ def _guarded_rest_server(app: str, server: Any, port: int, max_body_bytes: int |
     return GuardedRESTServer(app, server.dataplane, server.model_repository_extension, port, workers=1, grace_period=5)
 
 
-def serve_workers(model_class: type, name: str | None, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+def serve_workers(
+    model_class: type, name: str | None, host: str, port: int, workers: int, options: dict[str, Any]
+) -> None:
     """``workers`` processes, each loading the model and serving on one shared listening socket."""
     import multiprocessing
 
     from uvicorn.config import Config
 
-    config = Config(app=None, host=host, port=port)
+    config = Config(app="kserve.model_server:app", host=host, port=port)
     listener = config.bind_socket()
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_worker, args=(model_class, name, listener, options), daemon=False) for _ in range(workers)
+        context.Process(target=_worker, args=(model_class, name, listener, options), daemon=False)
+        for _ in range(workers)
     ]
     for child in children:
         child.start()

@@ -1,0 +1,49 @@
+"""``serve``: a version of a deployment on KServe's model server, on this machine, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import add_json, add_root
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve a deployment locally on KServe's model server",
+        description=(
+            "Start deployments/NAME/vN/predictor.py (the current version unless NAME@vN says otherwise) on "
+            "KServe's model server with REST v1 (/v1/models/NAME:predict) and v2 (/v2/models/NAME/infer), "
+            "print its URL and an example request built from example_input, and serve until Ctrl-C. "
+            "Listens on 127.0.0.1 unless --host says otherwise. Batching and workers default to the "
+            "deployment's options (magic line, then deploy.yaml)."
+        ),
+    )
+    serve.add_argument("spec", metavar="NAME[@vN]", help="deployment, optionally with a version")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
+    serve.add_argument("--workers", type=int, help="server processes (default 1)")
+    serve.add_argument("--max-batch-size", type=int, help="batch concurrent requests up to N rows")
+    serve.add_argument("--max-latency-ms", type=float, help="longest a batch keeps collecting arriving requests")
+    serve.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (default 180)")
+    add_root(serve)
+    add_json(serve)
+    serve.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..serve import serve_foreground, start_server
+
+    server = start_server(
+        args.root,
+        args.spec,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_batch_size=args.max_batch_size,
+        max_latency_ms=args.max_latency_ms,
+        output=sys.stderr.fileno(),
+        timeout=args.timeout,
+    )
+    return serve_foreground(server, as_json=args.json)

@@ -1,0 +1,73 @@
+"""Fixtures for the serving tests: small notebooks exported once per session, real servers over loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+SERVE_NOTEBOOKS = ("serve_scale.ipynb", "serve_slow.ipynb", "serve_torch.ipynb")
+
+
+@pytest.fixture(scope="session")
+def serve_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project root with deployments scale (numpy), slow (200 ms sync predict) and tiny (torch), statically
+    exported (no kernel) from the notebooks under tests/data/."""
+    from jupyter_deploy.export import export_notebook
+
+    root = tmp_path_factory.mktemp("serve-project")
+    for notebook in SERVE_NOTEBOOKS:
+        export_notebook(DATA / notebook, root=root)
+    return root
+
+
+@pytest.fixture
+def start_server(serve_root: Path) -> Iterator[Callable[..., Any]]:
+    """``start_server("scale", max_batch_size=8, ...)`` -> a ready ``LocalServer``, stopped after the test."""
+    from jupyter_deploy.serve import start_server as start
+
+    started: list[Any] = []
+
+    def factory(spec: str, **options: Any) -> Any:
+        options.setdefault("port", 0)
+        server = start(serve_root, spec, **options)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def scale_server(serve_root: Path) -> Iterator[Any]:
+    """The numpy ``scale`` deployment served unbatched, shared by a module's tests."""
+    from jupyter_deploy.serve import start_server
+
+    server = start_server(serve_root, "scale", port=0)
+    yield server
+    server.stop()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on ``port`` (Linux: /proc/net/tcp and tcp6)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port:
+                if width == 8:
+                    found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+                else:
+                    raw = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8))
+                    found.add(socket.inet_ntop(socket.AF_INET6, raw))
+    return found
