@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPClientError
 
-
 DATA = Path(__file__).parent.parent / "data"
 
 
