@@ -344,10 +344,43 @@ def _engine() -> str:
                     nb_man.pbar.set_description(f"cell {cell_index + 1}: {first[:40]}")
 
             nb_man.cell_start = cell_start
+            _throttle_saves(nb_man)
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
     papermill_engines.register(ENGINE, ProgressEngine)
     return ENGINE
+
+
+SAVE_EVERY_SECONDS = 5.0
+
+
+def _throttle_saves(nb_man: Any) -> None:
+    """papermill writes the whole output notebook twice per cell; write at most every few seconds instead,
+    and always when a cell raises and when the run ends (papermill's ``finally``), so nothing is lost."""
+    import time
+
+    save = nb_man.save
+    state = {"last": time.monotonic(), "force": False}
+
+    def throttled(**kwargs: Any) -> None:
+        now = time.monotonic()
+        if state["force"] or now - state["last"] >= SAVE_EVERY_SECONDS:
+            state["last"] = now
+            save(**kwargs)
+
+    def forcing(hook: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            state["force"] = True
+            try:
+                return hook(*args, **kwargs)
+            finally:
+                state["force"] = False
+
+        return run
+
+    nb_man.save = throttled
+    nb_man.cell_exception = forcing(nb_man.cell_exception)
+    nb_man.notebook_complete = forcing(nb_man.notebook_complete)
 
 
 @contextmanager

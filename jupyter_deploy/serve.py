@@ -90,7 +90,7 @@ class LocalServer:
         }
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds; the exit code."""
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; the exit code. The log and example files go too."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -98,6 +98,10 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.workdir is not None:
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
         return self.process.returncode
 
 

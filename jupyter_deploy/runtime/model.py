@@ -56,6 +56,7 @@ class NotebookModel(kserve.Model):
         self.max_batch_size: int | None = options.get("max_batch_size")
         self.max_latency_ms: float | None = options.get("max_latency_ms")
         self._batcher: Any = None
+        self._executor: Any = None
 
     def configure(
         self, max_batch_size: int | None = None, max_latency_ms: float | None = None, **_: Any
@@ -88,13 +89,13 @@ class NotebookModel(kserve.Model):
         self._move_modules_to_device()
         if self.spec is None:
             self.spec = codec.spec_of(self.load_example_input())
+        from concurrent.futures import ThreadPoolExecutor
+
+        # one inference thread: requests run in arrival order, without threads fighting over the GIL
+        # (torch still uses its intra-op threads); the event loop stays free for health checks
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"jd-predict-{self.name}")
         if self.batching:
             self._batcher = self._make_batcher()
-            from ..batchcheck import problem
-
-            reason = problem(self)
-            if reason:
-                raise RuntimeError(f"{self.name} cannot serve with --max-batch-size: {reason}")
         self.ready = True
         return self.ready
 
@@ -121,6 +122,16 @@ class NotebookModel(kserve.Model):
         with torch.inference_mode():
             return self.run(inputs)
 
+    def check_batching(self) -> None:
+        """At server start: refuse batching a predictor whose rows are not independent (one clear error)."""
+        if not self.batching:
+            return
+        from ..batchcheck import problem
+
+        reason = problem(self)
+        if reason:
+            raise SystemExit(f"jupyter-deploy: {self.name} cannot serve with --max-batch-size: {reason}")
+
     def _make_batcher(self) -> Any:
         from .batching import Batcher
         from .metrics import batch_observer
@@ -136,6 +147,7 @@ class NotebookModel(kserve.Model):
             int(self.max_batch_size or 1),
             5.0 if self.max_latency_ms is None else float(self.max_latency_ms),
             observe=batch_observer(self.name),
+            executor=self._executor,
         )
 
     async def predict(
@@ -146,7 +158,7 @@ class NotebookModel(kserve.Model):
             if self._batcher is not None:
                 outputs = await self._batcher.submit(inputs)
             else:
-                outputs = await asyncio.get_running_loop().run_in_executor(None, self.infer, inputs)
+                outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.infer, inputs)
         except (InvalidInput, InferenceError):
             raise
         except Exception as error:
