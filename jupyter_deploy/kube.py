@@ -40,9 +40,7 @@ class Cluster:
         try:
             if path is not None:
                 if not path.is_file():
-                    raise ClusterError(
-                        f"kubeconfig {path} does not exist: pass --kubeconfig PATH or set KUBECONFIG"
-                    )
+                    raise ClusterError(f"kubeconfig {path} does not exist: pass --kubeconfig PATH or set KUBECONFIG")
                 configuration = client.Configuration()
                 config.load_kube_config(str(path), context=context, client_configuration=configuration)
                 _, active = config.list_kube_config_contexts(str(path))
@@ -115,11 +113,7 @@ class Cluster:
             except NotFoundError:
                 listing = {"resources": []}
             found = next(
-                (
-                    item
-                    for item in listing.get("resources", [])
-                    if item.get("kind") == kind and "/" not in item["name"]
-                ),
+                (item for item in listing.get("resources", []) if item.get("kind") == kind and "/" not in item["name"]),
                 None,
             )
             if found is None:
@@ -215,9 +209,7 @@ def _api_error(error: Any, host: str) -> Exception:
     if error.status == 404:
         return NotFoundError(message or "not found")
     if error.status in (401, 403):
-        return ClusterError(
-            f"the API server at {host} refused: {message} (check the kubeconfig's credentials)"
-        )
+        return ClusterError(f"the API server at {host} refused: {message} (check the kubeconfig's credentials)")
     if error.status in (400, 409, 422):
         causes = (detail.get("details") or {}).get("causes") or []
         problems = [("", str(cause.get("field", "")), str(cause.get("message", ""))) for cause in causes]
@@ -250,11 +242,7 @@ def _namespace(cluster: Cluster, documents: list[dict[str, Any]], namespace: str
     if namespace:
         return namespace
     found = next(
-        (
-            doc.get("metadata", {}).get("namespace")
-            for doc in documents
-            if doc.get("kind") == "InferenceService"
-        ),
+        (doc.get("metadata", {}).get("namespace") for doc in documents if doc.get("kind") == "InferenceService"),
         None,
     )
     return str(found or cluster.default_namespace)

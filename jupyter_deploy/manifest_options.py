@@ -200,15 +200,12 @@ class ManifestOptions(BaseModel):
             raise ValueError("--min-replicas 0 (scale to zero) needs --mode Knative")
         if self.mode == "Standard" and self.scale_metric not in (None, *HPA_METRICS):
             raise ValueError(
-                f"--scale-metric {self.scale_metric} needs --mode Knative "
-                "(Standard mode scales on cpu or memory)"
+                f"--scale-metric {self.scale_metric} needs --mode Knative (Standard mode scales on cpu or memory)"
             )
         if self.scale_target is not None and self.metric == "cpu" and self.scale_target > 100:
             raise ValueError(f"--scale-target {self.scale_target}: the cpu target is a percentage (1-100)")
         if self.runtime == "custom" and self.storage_uri:
-            raise ValueError(
-                "--storage-uri is only used with a stock runtime: add --runtime pytorch or mlflow"
-            )
+            raise ValueError("--storage-uri is only used with a stock runtime: add --runtime pytorch or mlflow")
         if self.runtime != "custom" and not self.storage_uri:
             raise ValueError(f"--runtime {self.runtime} needs --storage-uri (where the model files are)")
         return self
@@ -241,9 +238,7 @@ class ManifestOptions(BaseModel):
 def looks_secret(variable: str) -> bool:
     """Whether an environment variable's name says it holds a credential (its value needs a Secret)."""
     words = [word for word in re.split(r"[_.\-]+", variable.upper()) if word]
-    return bool(SECRET_WORDS.intersection(words)) or any(
-        pair in SECRET_PAIRS for pair in itertools.pairwise(words)
-    )
+    return bool(SECRET_WORDS.intersection(words)) or any(pair in SECRET_PAIRS for pair in itertools.pairwise(words))
 
 
 def storage_uri_problem(uri: str) -> str | None:
@@ -274,8 +269,7 @@ def parse_env_ref(item: str) -> EnvFromRef:
         raise ValueError(f"{var!r} is not a valid environment variable name")
     if not slash or not key or not DNS1123_SUBDOMAIN.match(source) or not re.match(r"^[-._a-zA-Z0-9]+$", key):
         raise ValueError(
-            f"{var}=... is not a reference: write {var}=NAME/KEY (the value itself never goes "
-            "into a manifest)"
+            f"{var}=... is not a reference: write {var}=NAME/KEY (the value itself never goes into a manifest)"
         )
     return EnvFromRef(var=var, source=source, key=key)
 

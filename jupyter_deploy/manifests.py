@@ -97,10 +97,7 @@ def _image(options: ManifestOptions, info: VersionInfo) -> tuple[str, str, str |
 
 
 def _uses_torch(info: VersionInfo) -> bool:
-    names = {
-        re.split(r"[=<>!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower()
-        for requirement in info.requirements
-    }
+    names = {re.split(r"[=<>!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower() for requirement in info.requirements}
     return bool(names & set(TORCH_PACKAGES))
 
 
@@ -252,9 +249,7 @@ def _write_atomic(path: Path, text: str) -> None:
 # -- writing deploy/NAME/ ---------------------------------------------------------------------------------
 def _same_tree(first: Path, second: Path) -> bool:
     def listing(directory: Path) -> dict[str, bytes]:
-        return {
-            p.relative_to(directory).as_posix(): p.read_bytes() for p in directory.rglob("*") if p.is_file()
-        }
+        return {p.relative_to(directory).as_posix(): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
 
     return first.is_dir() and listing(first) == listing(second)
 
@@ -293,10 +288,7 @@ def generate(root: str | Path, info: VersionInfo, options: ManifestOptions) -> d
             path.write_text(text, encoding="utf-8", newline="\n")
         # only what is generated here: files others added (retrain-cronjob.yaml) are theirs to validate
         problems = [
-            problem
-            for relative in files
-            if relative.endswith(".yaml")
-            for problem in validate_path(stage / relative)
+            problem for relative in files if relative.endswith(".yaml") for problem in validate_path(stage / relative)
         ]
         if problems:
             first = problems[0]

@@ -89,9 +89,7 @@ def _path(parts: Any) -> str:
 
 
 def _schema_problems(validator: Any, document: dict[str, Any], file: str) -> Iterator[Problem]:
-    for error in sorted(
-        validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message)
-    ):
+    for error in sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         if error.validator == "additionalProperties" and error.validator_value is False:
             known = sorted(error.schema.get("properties", {}))
             for field in sorted(set(error.instance) - set(known)):
@@ -112,9 +110,7 @@ def _closest(field: str, known: list[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def _builtin_problems(
-    document: dict[str, Any], file: str, kubernetes_version: str | None
-) -> Iterator[Problem]:
+def _builtin_problems(document: dict[str, Any], file: str, kubernetes_version: str | None) -> Iterator[Problem]:
     import jsonschema
     import kubernetes_validate
     from kubernetes_validate import utils
@@ -166,12 +162,7 @@ def _labels(mapping: Any, where: str, file: str, values: bool) -> Iterator[Probl
         return
     for key, value in mapping.items():
         prefix, slash, name = str(key).rpartition("/")
-        if (
-            (slash and not DNS1123_SUBDOMAIN.match(prefix))
-            or not LABEL_VALUE.match(name)
-            or not name
-            or len(name) > 63
-        ):
+        if (slash and not DNS1123_SUBDOMAIN.match(prefix)) or not LABEL_VALUE.match(name) or not name or len(name) > 63:
             yield Problem(file, f"{where}.{key}", f"{key!r} is not a valid key")
         if not isinstance(value, str):
             yield Problem(file, f"{where}.{key}", f"value {value!r} must be a string (quote it)")
@@ -195,17 +186,10 @@ def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
         if not parts:
             continue
         key = parts[-1]
-        if (
-            key in ("requests", "limits")
-            and len(parts) >= 2
-            and parts[-2] == "resources"
-            and isinstance(node, dict)
-        ):
+        if key in ("requests", "limits") and len(parts) >= 2 and parts[-2] == "resources" and isinstance(node, dict):
             for resource, quantity in node.items():
                 if not QUANTITY.match(str(quantity)):
-                    yield Problem(
-                        file, _path([*parts, resource]), f"{quantity!r} is not a quantity (e.g. 500m, 4Gi)"
-                    )
+                    yield Problem(file, _path([*parts, resource]), f"{quantity!r} is not a quantity (e.g. 500m, 4Gi)")
         elif key == "sizeLimit" and not QUANTITY.match(str(node)):
             yield Problem(file, _path(parts), f"{node!r} is not a quantity (e.g. 1Gi)")
         elif key == "env" and isinstance(node, list):
@@ -264,15 +248,8 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
                     file, f"{base}.scaleMetric", f"{metric!r} needs Knative mode: HPA scales on cpu or memory"
                 )
             if isinstance(target, int) and (metric or "cpu") == "cpu" and not 1 <= target <= 100:
-                yield Problem(
-                    file, f"{base}.scaleTarget", "the cpu target utilization is a percentage (1..100)"
-                )
-        elif (
-            mode in ("Knative", "Serverless")
-            and not knative_hpa
-            and metric is not None
-            and metric not in KPA_METRICS
-        ):
+                yield Problem(file, f"{base}.scaleTarget", "the cpu target utilization is a percentage (1..100)")
+        elif mode in ("Knative", "Serverless") and not knative_hpa and metric is not None and metric not in KPA_METRICS:
             yield Problem(
                 file,
                 f"{base}.scaleMetric",
@@ -280,9 +257,7 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
             )
         implementations = [name for name in PREDICTOR_IMPLEMENTATIONS if part.get(name) is not None]
         if component == "predictor" and len(implementations) + bool(part.get("containers")) != 1:
-            yield Problem(
-                file, base, "exactly one of model, a framework (pytorch, ...) or containers must be set"
-            )
+            yield Problem(file, base, "exactly one of model, a framework (pytorch, ...) or containers must be set")
         for name in implementations:
             uri = (part.get(name) or {}).get("storageUri")
             problem = storage_uri_problem(uri) if isinstance(uri, str) else None
@@ -291,9 +266,7 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
 
 
 # -- entry points -----------------------------------------------------------------------------------------
-def validate_document(
-    document: Any, file: str = "<document>", kubernetes_version: str | None = None
-) -> list[Problem]:
+def validate_document(document: Any, file: str = "<document>", kubernetes_version: str | None = None) -> list[Problem]:
     """Every problem of one parsed manifest."""
     if not isinstance(document, dict):
         return [Problem(file, "", "not a mapping: a manifest has apiVersion, kind and metadata")]
@@ -307,9 +280,7 @@ def validate_document(
         problems += _schema_problems(_isvc_validator(), document, file)
         problems += _webhook_problems(document, file)
     elif api.startswith("serving.kserve.io/"):
-        problems.append(
-            Problem(file, "apiVersion", f"only {ISVC_API} InferenceService is checked, not {api} {kind}")
-        )
+        problems.append(Problem(file, "apiVersion", f"only {ISVC_API} InferenceService is checked, not {api} {kind}"))
     else:
         problems += _builtin_problems(document, file, kubernetes_version)
     problems += _metadata_problems(document, file, isvc=kind == "InferenceService")
@@ -337,18 +308,12 @@ def validate_path(path: str | Path, kubernetes_version: str | None = None) -> li
     if not path.exists():
         raise NotFoundError(f"{path} does not exist: generate it with jupyter-deploy manifests NAME")
     base = path if path.is_dir() else path.parent
-    files = (
-        sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-        if path.is_dir()
-        else [path]
-    )
+    files = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()) if path.is_dir() else [path]
     problems: list[Problem] = []
     for file in files:
         label = file.relative_to(base).as_posix() if path.is_dir() else str(file)
         try:
-            documents = [
-                doc for doc in yaml.safe_load_all(file.read_text(encoding="utf-8")) if doc is not None
-            ]
+            documents = [doc for doc in yaml.safe_load_all(file.read_text(encoding="utf-8")) if doc is not None]
         except yaml.YAMLError as error:
             problems.append(Problem(label, "", f"not valid YAML: {' '.join(str(error).split())}"))
             continue

@@ -88,8 +88,7 @@ def isvc_oracle() -> Callable[[dict[str, Any]], list[str]]:
 
     def check(document: dict[str, Any]) -> list[str]:
         return [
-            ".".join(map(str, error.absolute_path)) + ": " + error.message
-            for error in validator.iter_errors(document)
+            ".".join(map(str, error.absolute_path)) + ": " + error.message for error in validator.iter_errors(document)
         ]
 
     return check
@@ -140,9 +139,7 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if not start.is_file():
         pytest.fail(f"no API server: set JD_KUBECONFIG or provide {start} (see .ci/run)")
     state = tmp_path_factory.mktemp("apiserver")
-    started = subprocess.run(
-        [str(start), str(state)], capture_output=True, text=True, timeout=900, check=False
-    )
+    started = subprocess.run([str(start), str(state)], capture_output=True, text=True, timeout=900, check=False)
     try:
         if started.returncode != 0:
             pytest.fail(f"start-apiserver.sh failed: {started.stderr.strip()[-2000:]}")

@@ -42,9 +42,7 @@ LIST_FLAGS = {"env", "env_secret", "env_configmap", "toleration"}
 
 def _cluster_options(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
-    parser.add_argument(
-        "--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
-    )
+    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     if namespace:
         parser.add_argument("--namespace", "-n", help="namespace (default: the manifest's)")
 
@@ -65,20 +63,14 @@ def register(subparsers: Any) -> None:
             manifests.add_argument(flag, dest=option, nargs="?", const="true", help=text)
         else:
             manifests.add_argument(flag, dest=option, type=kind, help=text)
-    manifests.add_argument(
-        "--commit", action="store_true", help="git commit deploy/NAME/ and the version directory"
-    )
+    manifests.add_argument("--commit", action="store_true", help="git commit deploy/NAME/ and the version directory")
     add_root(manifests)
     add_json(manifests)
     manifests.set_defaults(handler=run_manifests)
 
-    validate = subparsers.add_parser(
-        "validate", help="check manifests against KServe's and Kubernetes' schemas"
-    )
+    validate = subparsers.add_parser("validate", help="check manifests against KServe's and Kubernetes' schemas")
     validate.add_argument("path", nargs="?", type=Path, help="a file or directory (default: ROOT/deploy)")
-    validate.add_argument(
-        "--kubernetes-version", help="schemas of this Kubernetes version for built-in kinds"
-    )
+    validate.add_argument("--kubernetes-version", help="schemas of this Kubernetes version for built-in kinds")
     add_root(validate)
     add_json(validate)
     validate.set_defaults(handler=run_validate)
@@ -121,8 +113,7 @@ def run_manifests(args: argparse.Namespace) -> int:
 
     result = write_manifests(args.root, args.spec, cli_options(args), commit=args.commit)
     lines = [
-        f"{'wrote' if result['changed'] else 'unchanged'} {result['directory']} "
-        f"({result['name']} {result['version']})"
+        f"{'wrote' if result['changed'] else 'unchanged'} {result['directory']} ({result['name']} {result['version']})"
     ]
     lines += [f"  {path}" for path in result["files"]]
     if args.commit:
@@ -156,10 +147,7 @@ def run_apply(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         validate=not args.no_validate,
     )
-    lines = [
-        f"{item['kind']}/{item['name']} in {item['namespace']}: {item['action']}"
-        for item in result["objects"]
-    ]
+    lines = [f"{item['kind']}/{item['name']} in {item['namespace']}: {item['action']}" for item in result["objects"]]
     emit(args, result, "\n".join(lines))
     for dropped in result["dropped"]:
         print(f"jupyter-deploy: warning: the server dropped {dropped} (unknown field?)", file=sys.stderr)
@@ -177,8 +165,7 @@ def run_status(args: argparse.Namespace) -> int:
         + (f", canary {result['canary']}%" if result["canary"] is not None else ""),
     ]
     lines += [
-        f"  {item['type']}: {item['status']}"
-        + (f" ({item['reason']}: {item['message']})" if item["reason"] else "")
+        f"  {item['type']}: {item['status']}" + (f" ({item['reason']}: {item['message']})" if item["reason"] else "")
         for item in result["conditions"]
     ] or ["  no conditions yet (is the KServe controller running?)"]
     emit(args, result, "\n".join(lines))
@@ -190,8 +177,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
     result = kube.delete(args.root, args.name, args.namespace, args.context, args.kubeconfig)
     lines = [
-        f"{item['kind']}/{item['name']} in {result['namespace']}: "
-        + ("deleted" if item["deleted"] else "not found")
+        f"{item['kind']}/{item['name']} in {result['namespace']}: " + ("deleted" if item["deleted"] else "not found")
         for item in result["objects"]
     ]
     emit(args, result, "\n".join(lines))

@@ -26,11 +26,7 @@ def predictor(root: Path) -> dict:
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_cpu_default_writes_every_file_and_matches_kserve_schema(make_version, isvc_oracle):
@@ -64,18 +60,14 @@ def test_cpu_default_writes_every_file_and_matches_kserve_schema(make_version, i
 
 def test_gpu_deployment_requests_gpus_tolerates_taint_and_gets_shared_memory(make_version, isvc_oracle):
     root = make_version(options={"gpu": 2})  # from the magic line
-    write_manifests(
-        root, "churn", {"gpu_type": "NVIDIA-A100-SXM4-80GB", "toleration": ["dedicated=ml:NoSchedule"]}
-    )
+    write_manifests(root, "churn", {"gpu_type": "NVIDIA-A100-SXM4-80GB", "toleration": ["dedicated=ml:NoSchedule"]})
     document = isvc(root)
     assert isvc_oracle(document) == []
     spec = document["spec"]["predictor"]
     assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
-    assert {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"} in spec[
-        "tolerations"
-    ]
+    assert {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"} in spec["tolerations"]
     assert spec["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}]
     assert spec["containers"][0]["volumeMounts"] == [{"name": "dshm", "mountPath": "/dev/shm"}]
     dockerfile = (root / "deploy/churn/Dockerfile").read_text()
@@ -130,9 +122,7 @@ def test_autoscaling_canary_batcher_and_env_references(make_version, isvc_oracle
 
 def test_knative_mode_is_written_explicitly(make_version, isvc_oracle):
     root = make_version()
-    write_manifests(
-        root, "churn", {"mode": "Knative", "min_replicas": 0, "max_replicas": 3, "scale_metric": "rps"}
-    )
+    write_manifests(root, "churn", {"mode": "Knative", "min_replicas": 0, "max_replicas": 3, "scale_metric": "rps"})
     document = isvc(root)
     assert isvc_oracle(document) == []
     assert document["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"

@@ -91,9 +91,7 @@ def test_typo_deep_inside_a_container(generated):
             "",
         ),
         (
-            lambda d: d["spec"]["predictor"]["containers"][0].update(
-                env=[{"name": "API_KEY", "value": "hunter2"}]
-            ),
+            lambda d: d["spec"]["predictor"]["containers"][0].update(env=[{"name": "API_KEY", "value": "hunter2"}]),
             "spec.predictor.containers[0].env[0].value",
             "Secret",
         ),
