@@ -1,10 +1,27 @@
-"""What generated predictors import at serve time: the model base class and the server entry point."""
+"""What generated predictors import at serve time: the model base class and the server entry point.
 
+The names load on first use: export and retraining use ``runtime.spec`` inside a kernel, and importing
+kserve there (about 2 s) for nothing would be paid on every ``%deploy export``.
+"""
+
+from __future__ import annotations
+
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .artifacts import load_artifact
-from .model import NotebookModel
-from .server import serve_main
+if TYPE_CHECKING:
+    from .artifacts import load_artifact
+    from .model import NotebookModel
+    from .server import serve_main
+
+_LAZY = {"NotebookModel": ".model", "serve_main": ".server", "load_artifact": ".artifacts"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def artifacts_dir(predictor_file: str) -> Path:

@@ -74,13 +74,13 @@ class Batcher:
         max_batch_size: int,
         max_latency_ms: float = 5.0,
         observe: Callable[[int, int], None] | None = None,
-        executor: Any = None,
+        dispatcher: Any = None,
     ) -> None:
         self.run_batch = run_batch
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_latency = max(0.0, float(max_latency_ms)) / 1000.0
         self.observe = observe
-        self.executor = executor
+        self.dispatcher = dispatcher
         self._queue: list[_Item] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -131,7 +131,10 @@ class Batcher:
             sizes = [item.rows for item in batch]
             try:
                 inputs = concat([item.value for item in batch])
-                outputs = await loop.run_in_executor(self.executor, self.run_batch, inputs)
+                if self.dispatcher is not None:
+                    outputs = await self.dispatcher.call(self.run_batch, inputs)
+                else:
+                    outputs = await loop.run_in_executor(None, self.run_batch, inputs)
                 pieces = split(outputs, sizes)
             except Exception as error:  # every request of the batch gets the failure
                 for item in batch:

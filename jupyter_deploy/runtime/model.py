@@ -7,7 +7,6 @@ this class turns KServe requests into ``run`` calls, off the event loop and with
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any, ClassVar
 
@@ -15,6 +14,7 @@ import kserve
 from kserve.errors import InferenceError, InvalidInput
 
 from . import codec
+from .dispatch import Dispatcher
 
 
 def pick_device() -> Any:
@@ -57,6 +57,7 @@ class NotebookModel(kserve.Model):
         self.max_latency_ms: float | None = options.get("max_latency_ms")
         self._batcher: Any = None
         self._executor: Any = None
+        self._dispatcher: Any = None
 
     def configure(
         self, max_batch_size: int | None = None, max_latency_ms: float | None = None, **_: Any
@@ -94,6 +95,7 @@ class NotebookModel(kserve.Model):
         # one inference thread: requests run in arrival order, without threads fighting over the GIL
         # (torch still uses its intra-op threads); the event loop stays free for health checks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"jd-predict-{self.name}")
+        self._dispatcher = Dispatcher(self._executor)
         if self.batching:
             self._batcher = self._make_batcher()
         self.ready = True
@@ -147,7 +149,7 @@ class NotebookModel(kserve.Model):
             int(self.max_batch_size or 1),
             5.0 if self.max_latency_ms is None else float(self.max_latency_ms),
             observe=batch_observer(self.name),
-            executor=self._executor,
+            dispatcher=self._dispatcher,
         )
 
     async def predict(
@@ -158,7 +160,7 @@ class NotebookModel(kserve.Model):
             if self._batcher is not None:
                 outputs = await self._batcher.submit(inputs)
             else:
-                outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.infer, inputs)
+                outputs = await self._dispatcher.call(self.infer, inputs)
         except (InvalidInput, InferenceError):
             raise
         except Exception as error:
