@@ -1,7 +1,7 @@
 """Where a synchronous predict runs: on the inference thread, or inline when it is known to be quick.
 
 Handing a call to another thread costs a GIL hand-off on each side, which for a tiny model is far more
-than the model itself. A call that recently took under ``INLINE_BELOW_S`` every time runs inline on the
+than the model itself. A call that recently took under ``INLINE_BELOW_S`` (5 ms) every time runs inline on the
 event loop (a stall shorter than that is harmless to health checks); anything slow, or not yet measured,
 runs on the single inference thread so the loop keeps answering. One slow call sends the next
 ``WINDOW`` calls back to the thread.
@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-INLINE_BELOW_S = 0.001
+INLINE_BELOW_S = 0.005
 WINDOW = 32
 
 
