@@ -52,8 +52,6 @@ def read_notebook(path: str | Path) -> NotebookSource:
 
 def parse_notebook(text: str, path: str | None = None) -> NotebookSource:
     """Parse notebook JSON text into a ``NotebookSource``."""
-    import nbformat
-
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
@@ -65,6 +63,8 @@ def parse_notebook(text: str, path: str | None = None) -> NotebookSource:
     if raw.get("nbformat") == 4 and isinstance(raw.get("cells"), list):
         node = raw  # already current: skip nbformat's second parse and full schema validation
     else:
+        import nbformat  # only to upgrade: importing it costs ~1.5 s (jsonschema's format grammars)
+
         try:
             node = nbformat.reads(text, as_version=4)  # upgrades nbformat 3 and older
         except Exception as error:  # nbformat raises several unrelated types for bad files

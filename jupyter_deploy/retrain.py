@@ -205,6 +205,8 @@ def _run_notebook(
                 progress_bar={"desc": "retrain", "leave": False} if progress else False,
                 cwd=str(notebook.parent),
                 execution_timeout=timeout,
+                # the run's results are saved by then; a graceful shutdown only adds about a second
+                shutdown_kernel="immediate",
             )
         except PapermillExecutionError as error:
             raise RetrainError(
