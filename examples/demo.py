@@ -29,7 +29,8 @@ CLI = str(Path(sys.executable).parent / "jupyter-deploy")
 def step(title: str, *args: str) -> subprocess.CompletedProcess[str]:
     print(f"\n== {title}\n$ jupyter-deploy {' '.join(args)}", flush=True)
     result = subprocess.run([CLI, *args], cwd=REPO, text=True, capture_output=True)
-    print(result.stdout.rstrip())
+    if "--json" not in args:
+        print(result.stdout.rstrip())
     if result.returncode != 0:
         print(result.stderr.rstrip(), file=sys.stderr)
         raise SystemExit(result.returncode)
@@ -61,22 +62,27 @@ def main() -> None:
     shutil.copy(REPO / "examples" / "quickstart.ipynb", ROOT / "quickstart.ipynb")
     export = step("export", "export", ".jd-demo/quickstart.ipynb", "--execute", "--root", ".jd-demo", "--json")
     info = json.loads(export.stdout)["info"]
+    print(f"-> {info['name']} {info['version']}, parity {info['parity']['status'] if info['parity'] else '-'}")
 
     port = free_port()
     print(f"\n== serve\n$ jupyter-deploy serve quickstart --root .jd-demo --port {port}", flush=True)
+    log = (ROOT / "serve.log").open("w")
     server = subprocess.Popen(
         [CLI, "serve", "quickstart", "--root", ".jd-demo", "--port", str(port)],
         cwd=REPO,
+        stderr=log,  # the model server's own log; the URL and the example request go to stdout
         start_new_session=True,
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/v2/models/quickstart/ready", server)
         print("\n== request (KServe InferenceRESTClient, v2)")
         answer = request(port, info)
-        print(json.dumps(answer, indent=1))
+        for row, (label, probabilities) in enumerate(zip(answer["classes"], answer["probabilities"], strict=True)):
+            print(f"  row {row}: class {label}  (probabilities {probabilities})")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        log.close()
 
     step("manifests", "manifests", "quickstart", "--root", ".jd-demo")
     step("validate", "validate", ".jd-demo/deploy/quickstart")
@@ -99,10 +105,8 @@ def request(port: int, info: dict) -> dict:
         try:
             tensor = InferInput(name="input-0", shape=list(rows.shape), datatype="FP32")
             tensor.set_data_from_numpy(rows.astype(np.float32), binary_data=False)
-            response = await client.infer(
-                f"http://127.0.0.1:{port}",
-                InferRequest(model_name=info["name"], infer_inputs=[tensor], request_id="demo"),
-            )
+            request = InferRequest(model_name=info["name"], infer_inputs=[tensor], request_id="demo")
+            response = await client.infer(f"http://127.0.0.1:{port}", request, model_name=info["name"])
         finally:
             await client.close()
         probabilities = response.outputs[0].as_numpy()
