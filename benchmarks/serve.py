@@ -197,19 +197,22 @@ async def load(url: str, key: str, width: int, concurrency: int, requests: int, 
                     raise RuntimeError(f"{url}: HTTP {response.status}: {await response.text()}")
             return time.perf_counter() - start
 
-        for index in range(min(40, requests)):  # warm-up
-            await one(index)
+        sent = 0
+
+        async def client(offset: int, budget: int, until: float, record: list[float]) -> None:
+            nonlocal sent
+            while sent < budget and time.perf_counter() < until:
+                sent += 1
+                record.append(await one(sent + offset))
+
+        # warm-up at the measured concurrency, the same for every server: a batching server meets its
+        # batch shapes here, not inside the measured window
+        warm_budget = min(requests, 20 * concurrency)
+        await asyncio.gather(*(client(i, warm_budget, time.perf_counter() + 2.0, []) for i in range(concurrency)))
         sent = 0
         deadline = time.perf_counter() + seconds
-
-        async def client(offset: int) -> None:
-            nonlocal sent
-            while sent < requests and time.perf_counter() < deadline:
-                sent += 1
-                latencies.append(await one(sent + offset))
-
         start = time.perf_counter()
-        await asyncio.gather(*(client(i) for i in range(concurrency)))
+        await asyncio.gather(*(client(i, requests, deadline, latencies) for i in range(concurrency)))
         elapsed = time.perf_counter() - start
     return summarize(latencies, elapsed)
 

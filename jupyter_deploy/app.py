@@ -7,14 +7,18 @@ Enabled by ``jupyter-config/server-config/jupyter_deploy.json`` (installed with 
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Int, Unicode
 
 from . import __version__
 from .handlers import ROUTES
+from .handlers_actions import ACTION_ROUTES
+from .retrain_jobs import RetrainJobs
 
 
 class JupyterDeployApp(ExtensionApp):
@@ -40,15 +44,33 @@ class JupyterDeployApp(ExtensionApp):
         help="Threads for slow requests (export, diff): they run off the event loop, this many at a time.",
     )
 
+    kubeconfig = Unicode(
+        "",
+        config=True,
+        help="kubeconfig for apply and status. Empty (the default): KUBECONFIG, then ~/.kube/config.",
+    )
+
+    kube_context = Unicode("", config=True, help="kubeconfig context for apply and status (default: current)")
+
+    namespace = Unicode(
+        "", config=True, help="namespace for apply and status (default: the manifests', then the context's)"
+    )
+
     def initialize_settings(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="jupyter-deploy")
+        self.servers: dict[str, Any] = {}  # deployment -> serve.LocalServer started from the side panel
+        self.retrain_jobs = RetrainJobs()
         self.log.info("jupyter-deploy %s: project root %s", __version__, self.root)
 
     async def stop_extension(self) -> None:
+        """Stop the model servers started from the panel, then the worker threads."""
+        servers = list(self.servers.values())
+        self.servers.clear()
+        await asyncio.gather(*(asyncio.to_thread(server.stop) for server in servers))
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(ROUTES)
+        self.handlers.extend([*ROUTES, *ACTION_ROUTES])
 
     @property
     def server_root(self) -> Path:

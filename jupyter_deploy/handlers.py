@@ -41,7 +41,13 @@ T = TypeVar("T")
 NAMESPACE = "jupyter-deploy"
 
 # action -> the module whose presence makes it available; the panel shows a button per available action
-ACTIONS: dict[str, str] = {"export": "jupyter_deploy.export"}
+ACTIONS: dict[str, str] = {
+    "export": "jupyter_deploy.export",
+    "manifests": "jupyter_deploy.manifests",
+    "serve": "jupyter_deploy.serve",
+    "retrain": "jupyter_deploy.retrain",
+    "apply": "jupyter_deploy.kube",
+}
 
 
 # --- wire models (mirrored by labextension/models.ts) -------------------------------------------------

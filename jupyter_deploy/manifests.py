@@ -333,3 +333,20 @@ def write_manifests(
 
         result["commit"] = commit_deployment(root, info, deploy_dir(root, info.name), version_dir)
     return result
+
+
+def preview_manifests(root: str | Path, spec: str, cli_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``write_manifests`` would write for ``NAME[@vN]``, rendered in memory: ``{name, version, files}``
+    with ``files`` mapping ``deploy/NAME/...`` to its text. Nothing is written or validated."""
+    from .options import resolve_options
+    from .versions import resolve
+
+    info, _ = resolve(root, spec)
+    options = manifest_options(info.name, resolve_options(root, info.name, recorded=info.options, cli=cli_options))
+    base = base_dir(root, info.name)
+    files = render_files(options, info, _merged_resources(_read_resources(base / KUSTOMIZATION), base))
+    return {
+        "name": info.name,
+        "version": info.version,
+        "files": {f"deploy/{info.name}/{relative}": text for relative, text in files.items()},
+    }

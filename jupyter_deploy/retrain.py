@@ -37,6 +37,7 @@ RUNS_DIR = Path(".jupyter-deploy") / "retrain"
 ENGINE = "jupyter-deploy"
 METRICS_MARKER = "__jupyter_deploy_metrics__"
 EXPORT_TAG = "jupyter-deploy-export"
+CELL_CALLBACK = "jd_on_cell"  # engine keyword: called with 'cell N: first line' as each cell starts
 
 
 class RetrainResult(BaseModel):
@@ -70,7 +71,9 @@ def retrain(
     timeout: float | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    on_cell: Callable[[str], None] | None = None,
 ) -> RetrainResult:
+    """``on_cell`` (optional) is called with 'cell N: first line' as each cell starts (the side panel's progress)."""
     from .mlflow_store import MlflowStore
     from .parameters import resolve_parameters
 
@@ -94,7 +97,7 @@ def retrain(
     say(f"MLflow run {run_id} ({store.uri}); executed notebook: {_shown(executed)}")
     try:
         export, found = _run_notebook(
-            notebook, label, root, run_dir, executed, name, values, gate, store, run_id, timeout, progress
+            notebook, label, root, run_dir, executed, name, values, gate, store, run_id, timeout, progress, on_cell
         )
         store.log_metrics(
             run_id, {key: value for key, value in found.items() if key not in (store.metrics(run_id) or {})}
@@ -162,6 +165,7 @@ def _run_notebook(
     run_id: str,
     timeout: float | None,
     progress: bool,
+    on_cell: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Run the notebook under papermill; returns (the export's version, path, created) and gate metrics."""
     import nbformat
@@ -207,6 +211,7 @@ def _run_notebook(
                 execution_timeout=timeout,
                 # the run's results are saved by then; a graceful shutdown only adds about a second
                 shutdown_kernel="immediate",
+                **({CELL_CALLBACK: on_cell} if on_cell is not None else {}),
             )
         except PapermillExecutionError as error:
             raise RetrainError(
@@ -338,12 +343,17 @@ def _engine() -> str:
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             start = nb_man.cell_start
+            on_cell = kwargs.pop(CELL_CALLBACK, None)
 
             def cell_start(cell: Any, cell_index: int | None = None, **more: Any) -> None:
                 start(cell, cell_index, **more)
-                if nb_man.pbar is not None and cell_index is not None:
-                    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                if cell_index is None:
+                    return
+                first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                if nb_man.pbar is not None:
                     nb_man.pbar.set_description(f"cell {cell_index + 1}: {first[:40]}")
+                if on_cell is not None:
+                    on_cell(f"cell {cell_index + 1}: {first[:80]}")
 
             nb_man.cell_start = cell_start
             _throttle_saves(nb_man)

@@ -1,0 +1,91 @@
+"""Retraining jobs started from the side panel: ``retrain()`` in a background thread, one at a time.
+
+A job records the cell being run (progress), then the ``RetrainResult`` or the error's one-line message.
+Only one job runs at a time in a server: a run sets the process environment its kernel inherits
+(``MLFLOW_RUN_ID`` and friends), so two at once would mix their runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .exceptions import JupyterDeployError, NotFoundError
+from .retrain import RetrainResult
+
+
+class BusyError(JupyterDeployError):
+    """A retraining job is already running in this server. HTTP 409."""
+
+    status = 409
+
+
+class RetrainJob(BaseModel):
+    """``GET /jupyter-deploy/retrain/JOB``."""
+
+    id: str
+    name: str | None = Field(description="the deployment, as requested (None: the notebook's only one)")
+    notebook: str
+    status: Literal["running", "succeeded", "failed"]
+    cell: str | None = Field(default=None, description="the cell being run, 'cell N: first line'")
+    result: RetrainResult | None = None
+    message: str | None = Field(default=None, description="why the job failed, one line")
+
+
+class RetrainJobs:
+    """The jobs of one server, newest last; each runs in its own daemon thread."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, RetrainJob] = {}
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, notebook: Path, label: str, root: Path, name: str | None, **options: Any) -> RetrainJob:
+        with self.lock:
+            running = [job for job in self.jobs.values() if job.status == "running"]
+            if running:
+                raise BusyError(
+                    f"retraining job {running[0].id} ({running[0].notebook}) is still running: wait for it to finish"
+                )
+            job = RetrainJob(id=uuid.uuid4().hex[:12], name=name, notebook=label, status="running")
+            self.jobs[job.id] = job
+        thread = threading.Thread(
+            target=self._run, args=(job, notebook, root, name, options), name=f"retrain-{job.id}", daemon=True
+        )
+        self.threads.append(thread)
+        thread.start()
+        return job.model_copy()
+
+    def get(self, job_id: str) -> RetrainJob:
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise NotFoundError(f"no retraining job {job_id!r} in this server")
+            return job.model_copy()
+
+    def _run(self, job: RetrainJob, notebook: Path, root: Path, name: str | None, options: dict[str, Any]) -> None:
+        from .retrain import retrain
+
+        def on_cell(cell: str) -> None:
+            with self.lock:
+                job.cell = cell
+
+        try:
+            result = retrain(notebook, root=root, name=name, on_cell=on_cell, **options)
+        except Exception as error:  # the job reports it; nothing else would
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            if not isinstance(error, JupyterDeployError):
+                message = f"{type(error).__name__}: {message}"
+            with self.lock:
+                job.status, job.message = "failed", message
+            return
+        with self.lock:
+            job.status, job.result, job.name = "succeeded", result, result.name
+
+    def join(self, timeout: float | None = None) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
