@@ -179,7 +179,8 @@ def _run_notebook(
     node = load_notebook_node(str(notebook))  # with the metadata papermill expects on every cell
     kernel = kernel_name()
     if kernel != KERNEL_NAME:
-        node.cells.insert(0, nbformat.v4.new_code_cell("%load_ext jupyter_deploy"))
+        # with the tags list papermill expects on every cell (it looks for the parameters cell by tag)
+        node.cells.insert(0, nbformat.v4.new_code_cell("%load_ext jupyter_deploy", metadata={"tags": []}))
     if values:
         node = parameterize_notebook(node, values, kernel_name=kernel, language="python")
     # the export reads cells from this copy: the injected parameters are what the kernel ran

@@ -1,3 +1,4 @@
+import { IManifestPreview } from './models';
 import { DeployRequestError } from './request';
 
 export function el(tag: string, className: string, text?: string): HTMLElement {
@@ -67,5 +68,27 @@ export function missingExtension(): HTMLElement {
     )
   );
   box.appendChild(el('p', '', 'Then restart JupyterLab.'));
+  return box;
+}
+
+/** The rendered manifest files, one collapsible monospace block per file (the InferenceService open). */
+export function manifestView(preview: IManifestPreview): HTMLElement {
+  const box = el('div', 'jp-DeployPanel-manifestFiles');
+  box.appendChild(
+    el(
+      'p',
+      'jp-DeployPanel-hint',
+      `${preview.name} ${preview.version}: preview, not written`
+    )
+  );
+  for (const file of preview.files) {
+    const details = document.createElement('details');
+    details.className = 'jp-DeployPanel-manifestFile';
+    details.dataset.path = file.path;
+    details.open = file.path.endsWith('inferenceservice.yaml');
+    details.appendChild(el('summary', '', file.path));
+    details.appendChild(el('pre', 'jp-DeployPanel-manifest', file.text));
+    box.appendChild(details);
+  }
   return box;
 }

@@ -110,3 +110,94 @@ export interface IExportRequest {
   path: string;
   name?: string | null;
 }
+
+/** `handlers_actions.ManifestFile`; `path` is relative to the project root (`deploy/NAME/...`). */
+export interface IManifestFile {
+  path: string;
+  text: string;
+}
+
+/** `handlers_actions.ManifestPreview`: `GET /jupyter-deploy/manifests/NAME` (nothing written). */
+export interface IManifestPreview {
+  name: string;
+  version: string;
+  files: IManifestFile[];
+}
+
+/** `handlers_actions.ManifestsWritten`: `POST /jupyter-deploy/manifests/NAME`. */
+export interface IManifestsWritten {
+  name: string;
+  version: string;
+  files: string[];
+  changed: boolean;
+}
+
+/** `handlers_actions.ServeStatus`: `GET|POST|DELETE /jupyter-deploy/serve/NAME`. */
+export interface IServeStatus {
+  name: string;
+  running: boolean;
+  version: string | null;
+  url: string | null;
+  v1: string | null;
+  v2: string | null;
+  /** A ready-to-paste request built from `example_input`. */
+  curl: string | null;
+  example: string | null;
+}
+
+/** `handlers_actions.RetrainRequest`: `POST /jupyter-deploy/retrain`. */
+export interface IRetrainRequest {
+  path: string;
+  name?: string | null;
+  parameters?: Record<string, string | number | boolean>;
+  promote_if?: string | null;
+}
+
+/** `retrain.RetrainResult`. */
+export interface IRetrainResult {
+  name: string;
+  run_id: string;
+  tracking_uri: string;
+  version: string;
+  created: boolean;
+  previous: string | null;
+  /** promoted | rejected | unchanged */
+  outcome: string;
+  reason: string;
+  promoted: boolean;
+  parameters: Record<string, unknown>;
+  metrics: Record<string, number>;
+  notebook: string;
+  manifests: Record<string, unknown> | null;
+  registered_version: string | null;
+  seconds: number;
+}
+
+/** `retrain_jobs.RetrainJob`: `GET /jupyter-deploy/retrain/JOB`. */
+export interface IRetrainJob {
+  id: string;
+  name: string | null;
+  notebook: string;
+  status: 'running' | 'succeeded' | 'failed';
+  /** The cell being run: 'cell N: first line'. */
+  cell: string | null;
+  result: IRetrainResult | null;
+  message: string | null;
+}
+
+/** `handlers_actions.RunList`: `GET /jupyter-deploy/runs/NAME`. */
+export interface IRunList {
+  name: string;
+  runs: Record<string, unknown>[];
+}
+
+/** `handlers_actions.ApplyRequest`: `POST /jupyter-deploy/apply/NAME`. */
+export interface IApplyRequest {
+  dry_run: boolean;
+}
+
+/** `handlers_actions.ClusterResult`: apply and status, as `kube.apply` / `kube.status` return them. */
+export interface IClusterResult {
+  name: string;
+  result: Record<string, unknown>;
+}

@@ -9,19 +9,27 @@ import { Widget } from '@lumino/widgets';
 import {
   IAnnotation,
   IDeploymentView,
+  IManifestPreview,
   INotebookDeployments,
   IServerInfo,
   IVersionInfo
 } from './models';
 import { ACTIONS, IPanelAction } from './actions';
-import { diffView, el, formatTime, messageOf, missingExtension } from './dom';
+import {
+  diffView,
+  el,
+  formatTime,
+  manifestView,
+  messageOf,
+  missingExtension
+} from './dom';
 import { ExtensionMissingError } from './request';
 import { DeployService } from './service';
 
 /** The widget id; the sidebar tab is `[data-id="jupyter-deploy-panel"]`. */
 export const PANEL_ID = 'jupyter-deploy-panel';
 
-type Status = { kind: 'busy' | 'ok' | 'error'; text: string };
+type Status = { kind: 'busy' | 'ok' | 'error'; text: string; detail?: string };
 
 /** The side panel for the active notebook: its annotated cells, versions and actions. */
 export class DeployPanel extends SidePanel {
@@ -111,6 +119,7 @@ export class DeployPanel extends SidePanel {
     this._notebook = notebook;
     this._status.clear();
     this._diffs.clear();
+    this._manifests.clear();
     if (notebook) {
       notebook.context.saveState.connect(this._onSaveState, this);
       void notebook.context.ready.then(() => this.refresh());
@@ -137,15 +146,41 @@ export class DeployPanel extends SidePanel {
       if (!notebook) {
         throw new Error('No notebook is open.');
       }
-      const text = await action.run(
-        { service: this.service, notebook },
+      const progress = (text: string) => {
+        this._status.set(key, { kind: 'busy', text });
+        this._render();
+      };
+      const outcome = await action.run(
+        { service: this.service, notebook, progress },
         deployment
       );
-      this._status.set(key, { kind: 'ok', text });
+      this._status.set(
+        key,
+        typeof outcome === 'string'
+          ? { kind: 'ok', text: outcome }
+          : { kind: 'ok', ...outcome }
+      );
     } catch (error) {
       this._status.set(key, { kind: 'error', text: messageOf(error) });
     }
+    this._manifests.delete(key);
     await this.refresh();
+  }
+
+  private async _toggleManifests(name: string): Promise<void> {
+    if (this._manifests.has(name)) {
+      this._manifests.delete(name);
+      this._render();
+      return;
+    }
+    this._manifests.set(name, 'Rendering the manifests…');
+    this._render();
+    try {
+      this._manifests.set(name, await this.service.manifests(name));
+    } catch (error) {
+      this._manifests.set(name, messageOf(error));
+    }
+    this._render();
   }
 
   private async _toggleDiff(name: string, info: IVersionInfo): Promise<void> {
@@ -245,7 +280,7 @@ export class DeployPanel extends SidePanel {
     const status = this._status.get(deployment.name);
     const actions = el('div', 'jp-DeployPanel-actions');
     for (const action of ACTIONS) {
-      if (!this._info?.actions.includes(action.id)) {
+      if (!this._info?.actions.includes(action.requires)) {
         continue;
       }
       const button = el(
@@ -269,6 +304,15 @@ export class DeployPanel extends SidePanel {
         status.text
       );
       section.appendChild(line);
+      if (status.detail) {
+        section.appendChild(el('pre', 'jp-DeployPanel-detail', status.detail));
+      }
+    }
+    if (
+      this._info?.actions.includes('manifests') &&
+      deployment.versions.length
+    ) {
+      section.appendChild(this._renderManifests(deployment.name));
     }
 
     section.appendChild(el('h4', '', 'Cells'));
@@ -288,6 +332,25 @@ export class DeployPanel extends SidePanel {
     }
     section.appendChild(versions);
     return section;
+  }
+
+  private _renderManifests(name: string): HTMLElement {
+    const box = el('div', 'jp-DeployPanel-manifests');
+    const preview = this._manifests.get(name);
+    const button = el(
+      'button',
+      'jp-DeployPanel-link',
+      preview === undefined ? '▸ manifest preview' : '▾ manifest preview'
+    );
+    button.dataset.toggle = 'manifests';
+    button.addEventListener('click', () => void this._toggleManifests(name));
+    box.appendChild(button);
+    if (typeof preview === 'string') {
+      box.appendChild(el('p', 'jp-DeployPanel-hint', preview));
+    } else if (preview) {
+      box.appendChild(manifestView(preview));
+    }
+    return box;
   }
 
   private _renderCell(cell: IAnnotation): HTMLElement {
@@ -355,4 +418,5 @@ export class DeployPanel extends SidePanel {
   private _request = 0;
   private _status = new Map<string, Status>();
   private _diffs = new Map<string, string>();
+  private _manifests = new Map<string, IManifestPreview | string>();
 }

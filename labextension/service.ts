@@ -1,12 +1,25 @@
 import {
+  IApplyRequest,
+  IClusterResult,
   IExportRequest,
   IExportResult,
+  IManifestPreview,
+  IManifestsWritten,
   INotebookDeployments,
+  IRetrainJob,
+  IRetrainRequest,
+  IRunList,
+  IServeStatus,
   IServerInfo,
   IVersionDiff,
   IVersionList
 } from './models';
 import { requestAPI } from './request';
+
+const post = (body: unknown = {}): RequestInit => ({
+  method: 'POST',
+  body: JSON.stringify(body)
+});
 
 /** Typed calls to the server extension; one method per endpoint. */
 export class DeployService {
@@ -34,9 +47,63 @@ export class DeployService {
 
   /** Export the saved notebook: a new version, or the existing one when nothing changed. */
   export(request: IExportRequest): Promise<IExportResult> {
-    return requestAPI<IExportResult>('export', {
-      method: 'POST',
-      body: JSON.stringify(request)
+    return requestAPI<IExportResult>('export', post(request));
+  }
+
+  /** The manifests the current version would get, rendered without writing. */
+  manifests(name: string): Promise<IManifestPreview> {
+    return requestAPI<IManifestPreview>(
+      `manifests/${encodeURIComponent(name)}`
+    );
+  }
+
+  /** Write (validated) `deploy/NAME/` for the current version. */
+  writeManifests(name: string): Promise<IManifestsWritten> {
+    return requestAPI<IManifestsWritten>(
+      `manifests/${encodeURIComponent(name)}`,
+      post()
+    );
+  }
+
+  /** Start (or restart) a local model server for the current version, on 127.0.0.1. */
+  serve(name: string): Promise<IServeStatus> {
+    return requestAPI<IServeStatus>(
+      `serve/${encodeURIComponent(name)}`,
+      post()
+    );
+  }
+
+  serveStatus(name: string): Promise<IServeStatus> {
+    return requestAPI<IServeStatus>(`serve/${encodeURIComponent(name)}`);
+  }
+
+  stopServing(name: string): Promise<IServeStatus> {
+    return requestAPI<IServeStatus>(`serve/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
     });
+  }
+
+  /** Start a retraining job; poll it with `retrainJob`. */
+  retrain(request: IRetrainRequest): Promise<IRetrainJob> {
+    return requestAPI<IRetrainJob>('retrain', post(request));
+  }
+
+  retrainJob(id: string): Promise<IRetrainJob> {
+    return requestAPI<IRetrainJob>(`retrain/${encodeURIComponent(id)}`);
+  }
+
+  runs(name: string): Promise<IRunList> {
+    return requestAPI<IRunList>(`runs/${encodeURIComponent(name)}`);
+  }
+
+  apply(name: string, request: IApplyRequest): Promise<IClusterResult> {
+    return requestAPI<IClusterResult>(
+      `apply/${encodeURIComponent(name)}`,
+      post(request)
+    );
+  }
+
+  clusterStatus(name: string): Promise<IClusterResult> {
+    return requestAPI<IClusterResult>(`status/${encodeURIComponent(name)}`);
   }
 }

@@ -1,7 +1,8 @@
 """The Deploy side panel in a real JupyterLab, driven in headless Chromium.
 
 A user opens a notebook, opens the panel, sees the annotated cells, jumps to one, gives another cell a role
-from the cell's context menu, exports, and sees the new version appear.
+from the cell's context menu, exports, sees the new version appear, previews its manifests, serves it locally
+and stops it.
 Tests ask for ``lab`` before ``page`` so the browser closes before JupyterLab stops (else shutdown waits
 on the open websockets).
 """
@@ -80,6 +81,23 @@ def test_panel_shows_cells_sets_a_role_and_exports(lab, page: Page, screenshots)
     assert "rounding" in info["cell_ids"]
 
     page.screenshot(path=str(screenshots / "panel-after-export.png"))
+
+    # the manifest preview: rendered for the current version, nothing written
+    section = panel.locator('[data-deployment="doubler"]')
+    section.locator('button[data-toggle="manifests"]').click()
+    isvc = section.locator('.jp-DeployPanel-manifestFile[data-path="deploy/doubler/base/inferenceservice.yaml"]')
+    expect(isvc.locator(".jp-DeployPanel-manifest")).to_contain_text("kind: InferenceService")
+    assert not (lab.root / "deploy").exists()
+
+    # serve locally: the URL and a ready-to-paste request appear; stop takes the server down
+    panel.locator('button[data-action="serve"]').click()
+    expect(status).to_contain_text("Serving doubler v1 at http://127.0.0.1:", timeout=120_000)
+    detail = panel.locator(".jp-DeployPanel-detail")
+    expect(detail).to_contain_text("curl -H 'Content-Type: application/json'")
+    expect(detail).to_contain_text("/v1/models/doubler:predict")
+    page.screenshot(path=str(screenshots / "panel-serving.png"))
+    panel.locator('button[data-action="stop"]').click()
+    expect(status).to_contain_text("Stopped the local doubler server.")
 
     # take the role away again, export v2, and read the diff against v1 in the panel
     set_role_from_context_menu(page, rounding, "none")
