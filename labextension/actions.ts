@@ -94,7 +94,7 @@ const stopAction: IPanelAction = {
 const manifestsAction: IPanelAction = {
   id: 'manifests',
   requires: 'manifests',
-  label: 'Write manifests',
+  label: 'Manifests',
   busyLabel: 'Writing and validating deploy/…',
   async run({ service }, deployment) {
     const written = await service.writeManifests(deployment.name);
