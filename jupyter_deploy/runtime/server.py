@@ -1,11 +1,13 @@
 """Starting KServe's own REST app for a generated predictor, on 127.0.0.1 unless told otherwise.
 
 KServe's REST server always binds 0.0.0.0; a tool run on a laptop must not expose a model to the network
-by default, so the uvicorn config gets the host we were given. In front of KServe's app sits our guard
-(``http.GuardMiddleware``: 415/413 and metrics) and a handler that turns request validation errors into
-400s. ``--workers N`` starts N processes that share one listening socket; each loads the model itself
-(the notebook's objects live in the predictor module, which KServe's own multi-process server would not
-load in its children).
+by default, so the uvicorn config gets the host we were given. In front of KServe's app sit our guard
+(``http.GuardMiddleware``: 415/413 and metrics) and the v1 JSON fast path (``fastpath.FastPredict``), and
+inside it a handler that turns request validation errors into 400s. The event loop is the one KServe's
+``--event-loop`` names (uvloop by default, when installed), which KServe's own ``start()`` never installs.
+``--workers N`` starts N processes that share one listening socket; each loads the model itself (the
+notebook's objects live in the predictor module, which KServe's own multi-process server would not load in
+its children).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def serve_main(model_class: type, argv: list[str] | None = None) -> None:
         "max_latency_ms": args.max_latency_ms,
         "max_body_bytes": int(args.max_body_mb * 1024 * 1024),
         "latency_logging": _latency_logging(argv if argv is not None else sys.argv[1:], args),
+        "event_loop": args.event_loop,
     }
     check_port_free(args.host, args.http_port)
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -126,7 +129,7 @@ def _exit_quietly(signum: int, frame: Any) -> None:
 
 
 def _server_options(options: dict[str, Any]) -> dict[str, Any]:
-    return {key: options[key] for key in ("max_body_bytes", "latency_logging") if key in options}
+    return {key: options[key] for key in ("max_body_bytes", "latency_logging", "event_loop") if key in options}
 
 
 def start(
@@ -136,6 +139,7 @@ def start(
     sockets: list[socket.socket] | None = None,
     max_body_bytes: int | None = None,
     latency_logging: bool = False,
+    event_loop: str = "auto",
 ) -> None:
     """Serve ``model`` with KServe's REST app (v1 and v2) until SIGINT/SIGTERM."""
     from concurrent.futures import ThreadPoolExecutor
@@ -146,7 +150,7 @@ def start(
     server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=latency_logging)
     server.register_model(model)
     model.enable_latency_logging = latency_logging
-    rest = _guarded_rest_server(FASTAPI_APP_IMPORT_STRING, server, port, max_body_bytes)
+    rest = guarded_rest_server(FASTAPI_APP_IMPORT_STRING, server, model, port, max_body_bytes, event_loop)
     rest.config.host = host
     # the inference thread and the event loop hand the GIL back and forth on every request: a shorter
     # switch interval than the default 5 ms keeps that hand-off from dominating the tail latency
@@ -159,14 +163,19 @@ def start(
         rest.create_application()
         await rest._server.serve(sockets=sockets)
 
-    asyncio.run(main())
+    # KServe's --event-loop (default "auto": uvloop when installed), which KServe's own start() ignores
+    with asyncio.Runner(loop_factory=rest.config.get_loop_factory()) as runner:
+        runner.run(main())
 
 
-def _guarded_rest_server(app: str, server: Any, port: int, max_body_bytes: int | None) -> Any:
+def guarded_rest_server(
+    app: str, server: Any, model: Any, port: int, max_body_bytes: int | None, event_loop: str
+) -> Any:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from kserve.protocol.rest.server import RESTServer
 
+    from .fastpath import FastPredict
     from .http import DEFAULT_MAX_BODY_BYTES, GuardMiddleware
 
     async def invalid_request(_: Any, error: Exception) -> JSONResponse:
@@ -181,9 +190,20 @@ def _guarded_rest_server(app: str, server: Any, port: int, max_body_bytes: int |
             super().create_application()
             application = import_from_string(app)
             application.add_exception_handler(RequestValidationError, invalid_request)
-            application.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+            # outermost, in front of FastAPI's middleware stack: the guard, then the v1 JSON fast path
+            self.config.app = GuardMiddleware(
+                FastPredict(application, model), max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES
+            )
 
-    return GuardedRESTServer(app, server.dataplane, server.model_repository_extension, port, workers=1, grace_period=5)
+    return GuardedRESTServer(
+        app,
+        server.dataplane,
+        server.model_repository_extension,
+        port,
+        workers=1,
+        grace_period=5,
+        event_loop=event_loop,
+    )
 
 
 def serve_workers(

@@ -140,6 +140,15 @@ def test_v2_without_id_and_charset_content_type(scale_server: Any) -> None:
     assert response.json()["outputs"][0]["data"] == [3.0, 5.0, 7.0]
 
 
+def test_binary_cloudevents_are_answered_by_kserve(scale_server: Any) -> None:
+    """A request with ``ce-*`` headers passes the v1 fast path by, to KServe's CloudEvents handling."""
+    headers = {"ce-specversion": "1.0", "ce-id": "r1", "ce-source": "test", "ce-type": "org.example.predict"}
+    response = httpx.post(scale_server.v1_url, json={"instances": [[1, 2, 3]]}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["ce-type"] == "io.kserve.inference.response"
+    assert response.json() == {"predictions": [[3.0, 5.0, 7.0]]}
+
+
 def test_health_answers_while_a_200ms_sync_predict_runs(start_server: Any) -> None:
     server = start_server("slow")
     base = server.base_url
