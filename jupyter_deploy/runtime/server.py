@@ -2,9 +2,10 @@
 
 KServe's REST server always binds 0.0.0.0; a tool run on a laptop must not expose a model to the network
 by default, so the uvicorn config gets the host we were given. In front of KServe's app sit our guard
-(``http.GuardMiddleware``: 415/413 and metrics) and the v1 JSON fast path (``fastpath.FastPredict``), and
-inside it a handler that turns request validation errors into 400s. The event loop is the one KServe's
-``--event-loop`` names (uvloop by default, when installed), which KServe's own ``start()`` never installs.
+(``http.GuardMiddleware``: 415/413 and metrics) and the JSON fast path for v1 and plain v2 requests
+(``fastpath.FastPredict``), and inside it a handler that turns request validation errors into 400s. The
+event loop is the one KServe's ``--event-loop`` names (uvloop by default, when installed), which KServe's
+own ``start()`` never installs.
 ``--workers N`` starts N processes that share one listening socket; each loads the model itself (the
 notebook's objects live in the predictor module, which KServe's own multi-process server would not load in
 its children).
@@ -190,7 +191,7 @@ def guarded_rest_server(
             super().create_application()
             application = import_from_string(app)
             application.add_exception_handler(RequestValidationError, invalid_request)
-            # outermost, in front of FastAPI's middleware stack: the guard, then the v1 JSON fast path
+            # outermost, in front of FastAPI's middleware stack: the guard, then the JSON fast path
             self.config.app = GuardMiddleware(
                 FastPredict(application, model), max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES
             )
