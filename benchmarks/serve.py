@@ -1,10 +1,11 @@
 """Serving benchmark: our predictor against the raw call, a hand-written kserve.Model and `mlflow models serve`.
 
 One run, same machine, loopback only. Two torch MLPs (tiny 32->64->64->4, medium 512->2048->2048->10),
-one row per request, concurrency 1 and 32, aiohttp as the load generator. Prints requests/s, p50 and p99
-for each server, the ratios the serving issue targets, and the health-check p99 while 200 ms synchronous
-predicts run. Usage: ``python benchmarks/serve.py [--quick]``; a few minutes on 2 cores.
-"""
+one row per request (v1 JSON; our unbatched server also over v2 JSON), concurrency 1 and 32, aiohttp as the
+load generator. Prints requests/s, p50 and p99 for each server with the share of a core the load generator
+used (near 100%: it, not the server, set the pace), the ratios the serving issue targets, and the
+health-check p99 while 200 ms synchronous predicts run. Usage: ``python benchmarks/serve.py [--quick]
+[--no-mlflow]``; a few minutes on 2 cores."""
 
 from __future__ import annotations
 
@@ -177,13 +178,22 @@ def mlflow_server(work: Path, name: str, sizes: tuple[int, ...]) -> Proc:
     return Proc(command, port, f"{base}/ping", f"{base}/invocations", "inputs", work)
 
 
+def request_body(key: str, row: list[list[float]]) -> bytes:
+    """A one-row request: ``{key: [[...]]}`` (v1 "instances", mlflow "inputs"), or a v2 FP32 tensor."""
+    if key == "v2":
+        tensor = {"name": "x", "shape": [1, len(row[0])], "datatype": "FP32", "data": row[0]}
+        return json.dumps({"inputs": [tensor]}).encode()
+    return json.dumps({key: row}).encode()
+
+
 async def load(url: str, key: str, width: int, concurrency: int, requests: int, seconds: float) -> dict[str, float]:
-    """Send one-row requests with ``concurrency`` clients; requests/s, p50 and p99 (ms)."""
+    """Send one-row requests with ``concurrency`` clients; requests/s, p50 and p99 (ms), and the share of one
+    core the load generator itself used (near 1.0: the generator, not the server, set the pace)."""
     import aiohttp
     import numpy as np
 
     rng = np.random.default_rng(0)
-    bodies = [json.dumps({key: rng.standard_normal((1, width)).round(4).tolist()}).encode() for _ in range(64)]
+    bodies = [request_body(key, rng.standard_normal((1, width)).round(4).tolist()) for _ in range(64)]
     headers = {"Content-Type": "application/json"}
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -211,10 +221,10 @@ async def load(url: str, key: str, width: int, concurrency: int, requests: int, 
         await asyncio.gather(*(client(i, warm_budget, time.perf_counter() + 2.0, []) for i in range(concurrency)))
         sent = 0
         deadline = time.perf_counter() + seconds
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(client(i, requests, deadline, latencies) for i in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return summarize(latencies, elapsed)
+    return {**summarize(latencies, elapsed), "client_cpu": (time.process_time() - cpu) / elapsed}
 
 
 def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
@@ -308,6 +318,7 @@ def main() -> int:
                 servers.append(("kserve.Model", (hand.url, "instances", hand.stop)))
                 ours = start_server(work, name, port=0)
                 servers.append(("ours", (ours.v1_url, "instances", ours.stop)))
+                servers.append(("ours v2", (ours.v2_url, "v2", lambda: None)))
                 batched = start_server(work, name, port=0, max_batch_size=32, max_latency_ms=5)
                 servers.append(("ours batched", (batched.v1_url, "instances", batched.stop)))
                 if not args.no_mlflow:
@@ -344,10 +355,15 @@ def main() -> int:
 
 
 def report(results: dict[tuple[str, int, str], dict[str, float]], health_hand: float, health_ours: float) -> str:
-    lines = ["| model | conc. | server | req/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | conc. | server | req/s | p50 ms | p99 ms | load generator CPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for (name, concurrency, label), stats in results.items():
+        client = f"{stats['client_cpu']:.0%}" if "client_cpu" in stats else "-"
         lines.append(
-            f"| {name} | {concurrency} | {label} | {stats['rps']:.0f} | {stats['p50']:.2f} | {stats['p99']:.2f} |"
+            f"| {name} | {concurrency} | {label} | {stats['rps']:.0f} | {stats['p50']:.2f} | {stats['p99']:.2f} "
+            f"| {client} |"
         )
     r = results
 
