@@ -22,6 +22,8 @@ import orjson
 from kserve.errors import InferenceError, InvalidInput
 from kserve.logging import logger
 
+from .http import replay
+
 Scope = dict[str, Any]
 JSON_HEADERS = [(b"content-type", b"application/json")]
 V2_INPUT_KEYS = {"name", "shape", "datatype", "data"}
@@ -107,7 +109,7 @@ class FastPredict:
             payload = None  # KServe's own message for it
         request = v1_request(payload) if protocol == "v1" else v2_request(payload, self.model.name)
         if request is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         status, answer = await self._predict(request, protocol)
         headers = [*JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
@@ -152,16 +154,3 @@ async def _read_body(receive: Any) -> bytes:
         message = await receive()
         chunks.append(message.get("body", b""))
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -165,8 +165,22 @@ def start(
         await rest._server.serve(sockets=sockets)
 
     # KServe's --event-loop (default "auto": uvloop when installed), which KServe's own start() ignores
-    with asyncio.Runner(loop_factory=rest.config.get_loop_factory()) as runner:
-        runner.run(main())
+    loop_factory = getattr(rest.config, "get_loop_factory", lambda: None)()  # uvicorn >= 0.36
+    run_on_loop(main(), loop_factory)
+
+
+def run_on_loop(main: Any, loop_factory: Any) -> None:
+    """``asyncio.run`` on a loop from ``loop_factory`` (None: asyncio's own), on Python 3.10 too."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main)
+        return
+    loop = loop_factory() if loop_factory else asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+    finally:
+        loop.close()
 
 
 def guarded_rest_server(
