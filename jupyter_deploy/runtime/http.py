@@ -6,7 +6,8 @@ A pure ASGI middleware (no per-request task or body copy when the request is fin
   recognises the bare type), or ``application/octet-stream`` with the v2 ``inference-header-content-length``
   header; anything else is 415;
 - a body over ``max_body_bytes`` is 413 (checked on Content-Length, and while reading chunked bodies);
-- every inference request is counted and timed (``metrics.observe_request``).
+- every inference request for a served model is counted and timed (``metrics.observe_request``); requests
+  for other names (KServe answers 404) are not, so a client cannot grow the metrics without bound.
 Errors are JSON ``{"error": MESSAGE}``, the shape KServe itself answers with.
 """
 
@@ -46,9 +47,13 @@ class TooLarge(Exception):
 
 
 class GuardMiddleware:
-    def __init__(self, app: Any, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: Any, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, models: frozenset[str] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.models = models
+        """the served model names (None: any name in the path is counted)"""
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -78,7 +83,8 @@ class GuardMiddleware:
         except TooLarge:
             await send_error(send_and_record, 413, self._too_large())
         finally:
-            metrics.observe_request(model, protocol, status[0], time.perf_counter() - start)
+            if self.models is None or model in self.models:
+                metrics.observe_request(model, protocol, status[0], time.perf_counter() - start)
 
     def _too_large(self) -> str:
         return f"request body is larger than {self.max_body_bytes} bytes (the server's --max_body_mb)"

@@ -207,7 +207,9 @@ def guarded_rest_server(
             application.add_exception_handler(RequestValidationError, invalid_request)
             # outermost, in front of FastAPI's middleware stack: the guard, then the JSON fast path
             self.config.app = GuardMiddleware(
-                FastPredict(application, model), max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES
+                FastPredict(application, model),
+                max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+                models=frozenset({model.name}),
             )
 
     return GuardedRESTServer(

@@ -53,7 +53,10 @@ def test_health_metadata_and_metrics(scale_server: Any) -> None:
     assert httpx.get(f"{base}/v1/models/scale").json() == {"name": "scale", "ready": True}
     httpx.post(f"{base}/v1/models/scale:predict", json={"instances": [[1, 2, 3]]})
     httpx.post(f"{base}/v1/models/scale:predict", json={"instances": [[1, 2]]})
+    for name in ("nope", "other"):  # unknown names: KServe's 404, and no metric series of their own
+        assert httpx.post(f"{base}/v1/models/{name}:predict", json={"instances": [[1, 2, 3]]}).status_code == 404
     metrics = httpx.get(f"{base}/metrics").text
+    assert 'model_name="nope"' not in metrics and 'model_name="other"' not in metrics
     assert 'jupyter_deploy_requests_total{code="200",model_name="scale",protocol="v1"}' in metrics
     assert 'jupyter_deploy_requests_total{code="400",model_name="scale",protocol="v1"}' in metrics
     assert "jupyter_deploy_request_seconds_bucket" in metrics
