@@ -10,7 +10,8 @@ resolution, pydantic models and response objects (measured: about four fifths of
 The answers are the ones KServe's own routes give, byte for byte in shape (``{"predictions": ...}``, the v2
 response with its null fields, ``{"error": ...}`` with 400 for bad input and 500 for a failing predict), and
 the predict is counted in KServe's own histogram. Anything else (CloudEvents, v2 parameters or requested
-outputs, binary tensors, a body that is not JSON) goes to KServe's app unchanged, its body replayed.
+outputs, binary tensors, a body that is not JSON, or any request when KServe's latency logging is on) goes
+to KServe's app unchanged, its body replayed.
 """
 
 from __future__ import annotations
@@ -132,8 +133,9 @@ class FastPredict:
             self.histogram.observe(time.perf_counter() - start)
 
     def _plain(self, scope: Scope) -> bool:
-        """Ready, a bare JSON content type (the guard strips parameters) and no binary CloudEvent headers."""
-        if not self.model.ready:
+        """Ready, a bare JSON content type (the guard strips parameters) and no binary CloudEvent headers.
+        With ``--enable_latency_logging`` every request takes KServe's route, which writes those lines."""
+        if not self.model.ready or self.model.enable_latency_logging:
             return False
         json_body = False
         for key, value in scope["headers"]:

@@ -146,3 +146,16 @@ def test_v2_without_id_gets_a_fresh_one_on_both_paths(stacks: dict[str, Any]) ->
     (_, _, fast), (_, _, kserve) = post_to(stacks["fast"], V2, body), post_to(stacks["kserve"], V2, body)
     assert fast["id"] and kserve["id"] and fast["id"] != kserve["id"]
     assert {**fast, "id": None} == {**kserve, "id": None}
+
+
+def test_latency_logging_takes_kserves_route(stacks: dict[str, Any]) -> None:
+    """``--enable_latency_logging`` asks for KServe's per-request timing lines, which only its route writes."""
+    model = stacks["fast"].app.model
+    stacks["behind"].seen.clear()
+    model.enable_latency_logging = True
+    try:
+        status, _, answer = post_to(stacks["fast"], V1, b'{"instances": [[1, 2, 3]]}')
+    finally:
+        model.enable_latency_logging = False
+    assert (status, answer) == (200, {"predictions": [[3.0, 5.0, 7.0]]})
+    assert stacks["behind"].seen == [V1]
