@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml package.json
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	rm -rf jupyter_deploy/labextension
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,all]'
 	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 

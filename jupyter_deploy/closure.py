@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import symtable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .exceptions import ClosureError
@@ -201,12 +202,20 @@ class _Index:
         return candidates[-1] if candidates else None
 
 
-def build_closure(source: NotebookSource, deployment: Deployment, history: bool = False, live: bool = False) -> Closure:
+def build_closure(
+    source: NotebookSource,
+    deployment: Deployment,
+    history: bool = False,
+    live: bool = False,
+    extra: Iterable[str] = (),
+) -> Closure:
     """Statements the predictor needs, and the live names it must capture.
 
     ``history``: cells are a kernel's execution history, so the latest binding anywhere wins.
     ``live``: a kernel namespace is there to capture from, so the example cell is not copied (its value
     is captured instead).
+    ``extra``: names the generated code needs besides the cells' own (a class a captured object is
+    rebuilt from), resolved to their latest binding in the notebook.
     """
     annotated = {cell.cell_id: cell for cell in deployment.cells}
     all_statements: list[Statement] = []
@@ -235,15 +244,22 @@ def build_closure(source: NotebookSource, deployment: Deployment, history: bool 
     for statement in roots:
         chosen[id(statement)] = statement
 
-    queue = [(name, statement) for statement in roots for name in sorted(statement.uses)]
+    queue: list[tuple[str, Statement | None]] = [
+        (name, statement) for statement in roots for name in sorted(statement.uses)
+    ]
+    queue += [(name, None) for name in sorted(extra)]
     while queue:
         name, user = queue.pop()
-        binding = index.latest(name, None if history else user.position)
+        binding = index.latest(name, None if history or user is None else user.position)
         if binding is None:
-            star = next((s for s in reversed(index.star_imports) if history or s.position < user.position), None)
+            star = next(
+                (s for s in reversed(index.star_imports) if history or user is None or s.position < user.position),
+                None,
+            )
             if star is None:
                 closure.live.setdefault(name, None)
-                closure.needed_by.setdefault(name, user)
+                if user is not None:
+                    closure.needed_by.setdefault(name, user)
                 continue
             binding = star
         if id(binding) in chosen:
@@ -253,7 +269,8 @@ def build_closure(source: NotebookSource, deployment: Deployment, history: bool 
             queue.extend((used, binding) for used in sorted(binding.uses))
         else:
             closure.live.setdefault(name, binding)
-            closure.needed_by.setdefault(name, user)
+            if user is not None:
+                closure.needed_by.setdefault(name, user)
 
     roles = {id(s): _role_of(s, annotated) for s in chosen.values()}
     for statement in sorted(chosen.values(), key=lambda s: s.position):

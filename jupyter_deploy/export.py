@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import versions
 from .closure import Closure, build_closure
-from .exceptions import ClosureError, ParityError
+from .exceptions import CaptureError, ClosureError, ParityError
 from .extract import find_deployments, select_deployment, suggest_name
 from .models import Deployment, ExportResult, Parity, TensorSpec, VersionInfo
 from .notebook import NotebookSource, read_notebook
@@ -114,7 +114,8 @@ def _refuse_live(live: dict, closure: Closure, request: ExportRequest) -> None:
 
 
 def _write_live(request: ExportRequest, deployment: Deployment, closure: Closure, live: dict) -> ExportResult:
-    from . import artifacts as capture
+    from .capture.torch_module import accepts as is_torch_module
+    from .capture.torch_module import recording_module_inputs
 
     namespace = request.namespace or {}
     missing = sorted(name for name in live if name not in namespace)
@@ -132,9 +133,9 @@ def _write_live(request: ExportRequest, deployment: Deployment, closure: Closure
             name="example_input",
         )
     example = namespace["example_input"]
-    modules = {name: namespace[name] for name in live if capture.is_torch_module(namespace[name])}
+    modules = {name: namespace[name] for name in live if is_torch_module(namespace[name])}
     pipeline = _pipeline(deployment, namespace)
-    with capture.recording_module_inputs(modules) as module_inputs:
+    with recording_module_inputs(modules) as module_inputs:
         reference = _call_without_grad(pipeline, example)
     captured = {"values": {name: namespace[name] for name in live}, "inputs": module_inputs}
     return _write(request, deployment, closure, captured=captured, example=(example, reference))
@@ -168,38 +169,47 @@ def _write(
     captured: dict[str, Any],
     example: tuple[Any, Any] | None,
 ) -> ExportResult:
-    from . import artifacts as capture
     from .batchcheck import check_batching
+    from .capture import CaptureContext, capture
     from .predictor import deployment_options, render_predictor
     from .requirements import imported_modules, pin
     from .runtime.spec import spec_of
 
     root, name = request.root, deployment.name
     with versions.staging(root, name) as stage:
-        artifact_dir = stage / "artifacts"
-        files: dict[str, str] = {}
-        for variable, value in sorted(captured.get("values", {}).items()):
-            files[variable] = capture.capture(
-                variable, value, artifact_dir, captured.get("inputs"), request.allow_pickle
-            )
-        example_file, spec = None, None
+        context = CaptureContext(
+            directory=stage / "artifacts",
+            module_inputs=captured.get("inputs") or {},
+            allow_pickle=request.allow_pickle,
+            bindings=dict(closure.live),
+            namespace=request.namespace or {},
+        )
+        saved = {
+            variable: capture(variable, value, context)
+            for variable, value in sorted(captured.get("values", {}).items())
+        }
+        example_saved, spec = None, None
         if example is not None:
-            example_file = capture.capture("example_input", example[0], artifact_dir, allow_pickle=False)
-            capture.capture("example_output", example[1], artifact_dir, allow_pickle=False)
+            examples = replace(context, allow_pickle=False)
+            example_saved = capture("example_input", example[0], examples)
+            capture("example_output", example[1], examples)
             spec = spec_of(example[0])
+        closure = _with_needs(request, deployment, closure, saved)
         text = render_predictor(
             deployment,
             closure,
-            files,
-            example_file,
+            saved,
+            example_saved.filename if example_saved else None,
             spec,
-            request.allow_pickle,
             cell_comments=not request.history,
         )
         (stage / "predictor.py").write_text(text, encoding="utf-8")
-        modules = imported_modules([text]) | _artifact_modules(files, example_file)
+        modules = imported_modules([text]).union(*(item.modules for item in saved.values()))
+        if example_saved is not None:
+            modules |= example_saved.modules
         pins = pin(modules, request.requirements)
         (stage / "requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
+        files = {variable: item.filename for variable, item in saved.items()}
 
         digest = versions.content_hash(stage)
         existing = versions.find_by_hash(root, name, digest)
@@ -225,7 +235,7 @@ def _write(
             options=deployment_options(deployment),
             input_spec=TensorSpec(**spec) if spec else None,
             artifacts=files,
-            allow_pickle=request.allow_pickle and any(f.endswith(".pkl") for f in files.values()),
+            allow_pickle=any(f.endswith(".pkl") for f in files.values()),
             requirements=pins,
             mlflow_run_id=request.mlflow_run_id,
             parity=parity,
@@ -254,14 +264,22 @@ def _parity(stage: Path, deployment: Deployment, closure: Closure, example: tupl
         shutil.rmtree(stage / "__pycache__", ignore_errors=True)
 
 
-def _artifact_modules(files: dict[str, str], example_file: str | None) -> set[str]:
-    suffixes = {Path(f).suffix for f in [*files.values(), example_file or ""]}
-    modules = set()
-    if suffixes & {".pt2", ".safetensors"}:
-        modules |= {"torch", "safetensors"}
-    if ".npy" in suffixes:
-        modules.add("numpy")
-    return modules
+def _with_needs(request: ExportRequest, deployment: Deployment, closure: Closure, saved: dict) -> Closure:
+    """The closure again, with the notebook classes that loading a captured object needs (a module's class)."""
+    needs = set().union(*(item.needs for item in saved.values())) if saved else set()
+    defined = {name for statement in closure.definitions for name in statement.defines}
+    if not needs - defined:
+        return closure
+    extended = build_closure(request.source, deployment, history=request.history, live=True, extra=needs)
+    undefined = sorted(set(extended.live) - set(closure.live) - KERNEL_NAMES)
+    if undefined:
+        raise CaptureError(
+            f"loading the captured objects needs {undefined[0]!r}, which the notebook computes instead of defining "
+            "it in source (a class statement or an import): define it in a cell, or build the object in a 'load' "
+            "cell",
+            undefined[0],
+        )
+    return extended
 
 
 def _relative(path: str | Path, root: str | Path) -> str:

@@ -6,6 +6,7 @@ import ast
 import textwrap
 from typing import Any
 
+from .capture.base import Saved
 from .closure import Closure, Statement
 from .models import Deployment
 from .render import render
@@ -101,10 +102,9 @@ def _indented_lines(statements: list[Statement]) -> list[str]:
 def render_predictor(
     deployment: Deployment,
     closure: Closure,
-    artifacts: dict[str, str],
+    artifacts: dict[str, Saved],
     example_artifact: str | None,
     input_spec: dict[str, Any] | None,
-    allow_pickle: bool,
     cell_comments: bool,
 ) -> str:
     """The text of ``predictor.py``; version-independent so identical content hashes identically."""
@@ -128,9 +128,8 @@ def render_predictor(
         class_name=class_name(deployment.name),
         imports=sorted_imports(import_nodes),
         notebook_code=notebook_code(code, cell_comments),
-        artifacts=sorted(artifacts.items()),
+        artifacts=[(variable, saved.filename, _load_arguments(saved)) for variable, saved in sorted(artifacts.items())],
         example_artifact=example_artifact,
-        allow_pickle=allow_pickle,
         load_globals=load_globals,
         load_lines=_indented_lines(closure.load),
         example_lines=_indented_lines(closure.example),
@@ -138,6 +137,11 @@ def render_predictor(
         serving_options=dict(sorted(options.items())),
         pipeline=pipeline_expression(deployment),
     )
+
+
+def _load_arguments(saved: Saved) -> list[str]:
+    """``load_artifact``'s keyword arguments, one per line: what the loader trusts stays readable in review."""
+    return [f"{key}={source}," for key, source in sorted(saved.arguments.items())]
 
 
 def deployment_options(deployment: Deployment) -> dict[str, Any]:

@@ -1,41 +1,43 @@
-"""Loading captured artifacts at serve time. The file suffix says the format; pickle only when exported so.
+"""``load_artifact``: the object a captured file holds, by the loader its name's suffix selects.
 
-The writing side is ``jupyter_deploy.artifacts``; the two agree on these suffixes:
-``.pt2`` torch.export program, ``.safetensors`` a tensor (key ``tensor``), ``.npy`` a numpy array,
-``.json`` a plain value, ``.pkl`` a pickle (only with ``--allow-pickle``).
+Suffixes are matched longest first; each maps to ``loaders.MODULE:FUNCTION``. The writing side
+(``jupyter_deploy.capture``) names files by the same table.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 from pathlib import Path
 from typing import Any
 
+LOADERS: tuple[tuple[str, str], ...] = (
+    (".state.safetensors", "torch_module:load_state_dict"),
+    (".hf", "transformers:load"),
+    (".skops", "sklearn:load"),
+    (".xgb.ubj", "xgboost:load"),
+    (".lgb.txt", "lightgbm:load"),
+    (".frame.json", "dataframe:load"),
+    (".pt2", "torch_module:load"),
+    (".safetensors", "arrays:load_tensor"),
+    (".npy", "arrays:load_npy"),
+    (".json", "plain:load"),
+    (".pkl", "pickled:load"),
+)
 
-def load_artifact(path: str | Path, allow_pickle: bool = False, device: str | None = None) -> Any:
-    """The object saved at ``path``; modules and tensors are moved to ``device`` when given."""
+
+def loader_for(path: Path) -> Any:
+    name = path.name
+    for suffix, target in LOADERS:
+        if name.endswith(suffix):
+            module, function = target.split(":")
+            return getattr(importlib.import_module(f".loaders.{module}", __package__), function)
+    raise ValueError(f"unknown artifact format: {name}")
+
+
+def load_artifact(path: str | Path, device: Any = None, **options: Any) -> Any:
+    """The object saved at ``path``; modules and tensors are placed on ``device`` when given.
+
+    ``options`` come from the generated predictor (``allow_pickle``, trusted types, a class to rebuild).
+    """
     path = Path(path)
-    suffix = path.suffix
-    if suffix == ".json":
-        return json.loads(path.read_text(encoding="utf-8"))
-    if suffix == ".npy":
-        import numpy as np
-
-        return np.load(path, allow_pickle=False)
-    if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device=device or "cpu")["tensor"]
-    if suffix == ".pt2":
-        import torch
-
-        module = torch.export.load(str(path)).module()
-        return module.to(device) if device else module
-    if suffix == ".pkl":
-        if not allow_pickle:
-            raise RuntimeError(f"{path.name} is a pickle and this version was not exported with --allow-pickle")
-        import pickle
-
-        with path.open("rb") as stream:
-            return pickle.load(stream)  # the user asked for it at export time
-    raise ValueError(f"unknown artifact format: {path.name}")
+    return loader_for(path)(path, device=device, **options)
