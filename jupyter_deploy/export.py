@@ -171,6 +171,7 @@ def _write(
 ) -> ExportResult:
     from .batchcheck import check_batching
     from .capture import CaptureContext, capture
+    from .capture.shipped import ship_files, shipped_paths
     from .predictor import deployment_options, render_predictor
     from .requirements import imported_modules, pin
     from .runtime.spec import spec_of
@@ -195,6 +196,7 @@ def _write(
             capture("example_output", example[1], examples)
             spec = spec_of(example[0])
         closure = _with_needs(request, deployment, closure, saved)
+        shipped = ship_files(shipped_paths(deployment), _notebook_dir(request), context.directory)
         text = render_predictor(
             deployment,
             closure,
@@ -202,6 +204,7 @@ def _write(
             example_saved.filename if example_saved else None,
             spec,
             cell_comments=not request.history,
+            shipped_files=bool(shipped),
         )
         (stage / "predictor.py").write_text(text, encoding="utf-8")
         modules = imported_modules([text]).union(*(item.modules for item in saved.values()))
@@ -280,6 +283,13 @@ def _with_needs(request: ExportRequest, deployment: Deployment, closure: Closure
             undefined[0],
         )
     return extended
+
+
+def _notebook_dir(request: ExportRequest) -> Path:
+    """Where a load cell's relative paths point: the notebook's directory, else the project root."""
+    if request.source.path:
+        return Path(request.source.path).resolve().parent
+    return Path(request.root).resolve()
 
 
 def _relative(path: str | Path, root: str | Path) -> str:

@@ -43,6 +43,7 @@ KNOWN_OPTIONS: dict[str, type] = {
     "toleration": list,
     # export
     "requirement": list,
+    "artifact": list,
 }
 
 

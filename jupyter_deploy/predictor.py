@@ -106,6 +106,7 @@ def render_predictor(
     example_artifact: str | None,
     input_spec: dict[str, Any] | None,
     cell_comments: bool,
+    shipped_files: bool = False,
 ) -> str:
     """The text of ``predictor.py``; version-independent so identical content hashes identically."""
     everything = closure.definitions + closure.load + closure.example
@@ -132,6 +133,7 @@ def render_predictor(
         example_artifact=example_artifact,
         load_globals=load_globals,
         load_lines=_indented_lines(closure.load),
+        shipped_files=shipped_files,
         example_lines=_indented_lines(closure.example),
         input_spec=input_spec,
         serving_options=dict(sorted(options.items())),

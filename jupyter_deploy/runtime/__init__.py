@@ -7,6 +7,9 @@ kserve there (about 2 s) for nothing would be paid on every ``%deploy export``.
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +27,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run a block in ``path`` (the load cell's shipped files) and come back, even when it raises."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def artifacts_dir(predictor_file: str) -> Path:
     """The ``artifacts/`` directory beside a generated ``predictor.py``."""
     return Path(predictor_file).resolve().parent / "artifacts"
 
 
-__all__ = ["NotebookModel", "artifacts_dir", "load_artifact", "serve_main"]
+__all__ = ["NotebookModel", "artifacts_dir", "load_artifact", "serve_main", "working_directory"]
