@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 Role = Literal["predict", "load", "preprocess", "postprocess", "example"]
 ROLES: tuple[str, ...] = ("predict", "load", "preprocess", "postprocess", "example")
@@ -34,15 +34,39 @@ class Deployment(BaseModel):
         return [cell for cell in self.cells if cell.role == role]
 
 
+class ColumnSpec(BaseModel):
+    """One column of a DataFrame ``example_input``: requests are read into this dtype (pandas' name)."""
+
+    name: str
+    dtype: str
+    categories: list[Any] | None = None
+    ordered: bool | None = None
+
+
 class TensorSpec(BaseModel):
     """What the predictor's inputs look like, derived from ``example_input``.
 
-    ``kind`` says how a request is decoded before ``predict`` sees it; ``shape`` has -1 for the batch dim.
+    ``kind`` says how a request is decoded before ``predict`` sees it; ``shape`` has -1 for the batch dim;
+    a DataFrame has ``columns`` (in order) instead.
     """
 
-    kind: Literal["torch", "numpy", "list", "json"]
+    kind: Literal["torch", "numpy", "list", "json", "dataframe"]
     dtype: str | None = None
     shape: list[int] | None = None
+    columns: list[ColumnSpec] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_columns(self, handler: Any) -> Any:
+        """Tensor specs stay as they were written before DataFrames (no ``columns: null``)."""
+        data = handler(self)
+        if isinstance(data, dict):
+            if data.get("columns") is None:
+                data.pop("columns", None)
+            for column in data.get("columns") or []:
+                if isinstance(column, dict) and column.get("categories") is None:
+                    column.pop("categories", None)
+                    column.pop("ordered", None)
+        return data
 
 
 class Parity(BaseModel):

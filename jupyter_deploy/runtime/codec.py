@@ -12,6 +12,7 @@ from typing import Any
 
 from kserve.errors import InvalidInput
 
+from . import frames
 from .spec import spec_of
 
 __all__ = ["decode", "encode", "spec_of", "to_input"]
@@ -40,6 +41,10 @@ def request_rows(payload: Any) -> tuple[Any, str]:
 
 def decode(payload: Any, spec: dict[str, Any], device: Any = None) -> Any:
     """The value ``predict`` receives for this request."""
+    if spec.get("kind") == "dataframe":
+        from .frames import decode_frame
+
+        return decode_frame(payload, spec)
     rows, _ = request_rows(payload)
     return to_input(rows, spec, device)
 
@@ -49,7 +54,7 @@ def to_input(rows: Any, spec: dict[str, Any], device: Any = None) -> Any:
 
     kind = spec.get("kind", "json")
     if kind in ("list", "json"):
-        return rows.tolist() if isinstance(rows, np.ndarray) else rows
+        return _text(rows.tolist()) if isinstance(rows, np.ndarray) else rows
     dtype = spec.get("dtype") or "float32"
     try:
         array = np.asarray(rows, dtype=dtype)
@@ -66,6 +71,30 @@ def to_input(rows: Any, spec: dict[str, Any], device: Any = None) -> Any:
     return tensor.to(device) if device is not None else tensor
 
 
+def _text(value: Any) -> Any:
+    """A v2 BYTES tensor's items as str, the way v1 JSON carries text (binary requests give bytes)."""
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("a BYTES input is not valid UTF-8 text") from None
+    return value
+
+
+def _bytes_ready(array: Any) -> Any:
+    """Text as KServe's BYTES output wants it (an object array); containers have no v2 form."""
+    if array.dtype.kind in "US":
+        return array.astype(object)
+    if array.dtype.kind == "O" and any(isinstance(item, (dict, list, tuple)) for item in array.flat):
+        raise InvalidInput(
+            "predict returned dicts or nested lists, which a v2 tensor cannot carry: return numbers or strings, "
+            "or call the v1 endpoint"
+        )
+    return array
+
+
 def _check_shape(actual: list[int], expected: list[int]) -> None:
     if len(actual) != len(expected) or any(e not in (-1, a) for a, e in zip(actual, expected, strict=True)):
         shown = ["N" if e == -1 else str(e) for e in expected]
@@ -78,6 +107,8 @@ def to_numpy(outputs: Any) -> Any:
 
     if hasattr(outputs, "detach"):
         return outputs.detach().cpu().numpy()
+    if frames.is_pandas(outputs):  # a DataFrame as records, a Series as a list
+        return frames.jsonable(outputs)
     if isinstance(outputs, np.ndarray):
         return outputs
     return outputs
@@ -87,20 +118,31 @@ def encode(outputs: Any, payload: Any, model_name: str) -> Any:
     import numpy as np
 
     _, protocol = (None, "v1") if isinstance(payload, dict) else (None, "v2")
+    if protocol == "v2" and frames.is_pandas(outputs):
+        return _v2_response(frames.v2_arrays(outputs), payload, model_name)
     values = to_numpy(outputs)
     if protocol == "v1":
         return {"predictions": values.tolist() if isinstance(values, np.ndarray) else values}
+    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    return _v2_response([("output-0", array)], payload, model_name)
+
+
+def _v2_response(arrays: list[tuple[str, Any]], payload: Any, model_name: str) -> Any:
+    """One v2 output per (name, numpy array)."""
     from kserve import InferOutput, InferResponse
     from kserve.utils.numpy_codec import from_np_dtype
 
-    array = values if isinstance(values, np.ndarray) else np.asarray(values)
-    datatype = from_np_dtype(array.dtype)
-    if datatype is None:
-        raise InvalidInput(f"predict returned values of type {array.dtype}, which v2 cannot carry")
-    output = InferOutput(name="output-0", shape=list(array.shape), datatype=datatype)
-    output.set_data_from_numpy(array, binary_data=False)
+    outputs = []
+    for name, array in arrays:
+        array = _bytes_ready(array)
+        datatype = from_np_dtype(array.dtype)
+        if datatype is None:
+            raise InvalidInput(f"predict returned values of type {array.dtype}, which v2 cannot carry")
+        output = InferOutput(name=name, shape=list(array.shape), datatype=datatype)
+        output.set_data_from_numpy(array, binary_data=False)
+        outputs.append(output)
     return InferResponse(
         response_id=getattr(payload, "id", None) or str(uuid.uuid4()),
         model_name=model_name,
-        infer_outputs=[output],
+        infer_outputs=outputs,
     )
