@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+# the distribution's name on PyPI: ``jupyter-deploy`` there is an unrelated project with the same import name
+DISTRIBUTION = "jupyter-deploy-kserve"
 
 
 def load_ipython_extension(ipython: Any) -> None:

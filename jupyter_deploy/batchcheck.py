@@ -88,6 +88,8 @@ def load_predictor_class(version_dir: Path) -> Any:
     """The ``NotebookModel`` subclass defined by ``version_dir/predictor.py`` (imported as ``_jd_predictor``)."""
     import importlib.util
 
+    # the version's own runtime (``_jd_runtime/``) is imported from beside predictor.py, as when it serves
+    sys.path.insert(0, str(Path(version_dir).resolve()))
     spec = importlib.util.spec_from_file_location("_jd_predictor", Path(version_dir) / "predictor.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

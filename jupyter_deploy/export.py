@@ -172,7 +172,7 @@ def _write(
     from .batchcheck import check_batching
     from .capture import CaptureContext, capture
     from .capture.shipped import ship_files, shipped_paths
-    from .predictor import deployment_options, render_predictor
+    from .predictor import deployment_options, render_predictor, write_runtime
     from .requirements import imported_modules, pin
     from .runtime.spec import spec_of
 
@@ -207,6 +207,7 @@ def _write(
             shipped_files=bool(shipped),
         )
         (stage / "predictor.py").write_text(text, encoding="utf-8")
+        write_runtime(stage)
         modules = imported_modules([text]).union(*(item.modules for item in saved.values()))
         if example_saved is not None:
             modules |= example_saved.modules

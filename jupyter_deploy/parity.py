@@ -70,20 +70,10 @@ def compare(actual: Any, expected: Any) -> tuple[bool, float | None, str]:
 
 
 def _main(version_dir: str, reference_script: str | None = None) -> int:
-    import importlib.util
+    from .batchcheck import load_predictor_class
 
     directory = Path(version_dir)
-    spec = importlib.util.spec_from_file_location("_jd_predictor", directory / "predictor.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_jd_predictor"] = module
-    spec.loader.exec_module(module)
-    model_class = next(
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and value.__module__ == "_jd_predictor" and hasattr(value, "load_state")
-    )
-    model = model_class()
+    model = load_predictor_class(directory)()
     model.load()
     actual = model.infer(model.to_device(model.load_example_input()))
     if reference_script is not None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from pathlib import Path
 from typing import Any
 
+from . import DISTRIBUTION, __version__
 from .capture.base import Saved
 from .closure import Closure, Statement
 from .models import Deployment
 from .render import render
 
 SERVING_OPTIONS = ("max_batch_size", "max_latency_ms", "workers")
+RUNTIME_PACKAGE = "_jd_runtime"
 
 
 def class_name(name: str) -> str:
@@ -112,9 +115,7 @@ def render_predictor(
     everything = closure.definitions + closure.load + closure.example
     needed = set().union(*(s.uses for s in everything)) if everything else set()
     needed |= set(artifacts)
-    import_nodes: list[ast.Import | ast.ImportFrom] = [
-        ast.ImportFrom(module="jupyter_deploy", names=[ast.alias("runtime", "_jd_runtime")], level=0)
-    ]
+    import_nodes: list[ast.Import | ast.ImportFrom] = [ast.Import(names=[ast.alias(RUNTIME_PACKAGE)])]
     code: list[Statement] = []
     for statement in closure.definitions:
         if isinstance(statement.node, (ast.Import, ast.ImportFrom)):
@@ -138,6 +139,21 @@ def render_predictor(
         input_spec=input_spec,
         serving_options=dict(sorted(options.items())),
         pipeline=pipeline_expression(deployment),
+        tool=f"{DISTRIBUTION} {__version__}",
+    )
+
+
+def write_runtime(version_dir: Path) -> None:
+    """Copy the serving runtime into the version as ``_jd_runtime/``: the version then runs on its own (no
+    jupyter-deploy installed) and never changes when the tool is upgraded, since the copy is in its hash."""
+    import shutil
+
+    from . import runtime
+
+    shutil.copytree(
+        Path(runtime.__file__).parent,
+        version_dir / RUNTIME_PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
 
 

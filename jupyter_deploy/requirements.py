@@ -7,10 +7,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from . import __version__
-
-# what every generated predictor needs at serve time, whatever the cells import
-RUNTIME_DISTRIBUTIONS = ("kserve",)
+# what the runtime copied into every version imports at serve time, whatever the cells import
+RUNTIME_DISTRIBUTIONS = ("kserve", "numpy", "orjson")
 
 
 @lru_cache(maxsize=1)
@@ -56,13 +54,13 @@ def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
     """``name==version`` lines for the distributions providing ``modules``, plus ``extras`` as given.
 
     Standard-library modules and modules that belong to no installed distribution (local files) are
-    left out; our own package is pinned to this version because generated predictors import its runtime.
+    left out, and so is this tool: a version carries its own runtime and serves without it.
     """
     from importlib.metadata import PackageNotFoundError, version
 
     names: set[str] = set(RUNTIME_DISTRIBUTIONS)
     for module in modules:
-        if module in sys.stdlib_module_names or module == "jupyter_deploy":
+        if module in sys.stdlib_module_names or module in ("jupyter_deploy", "_jd_runtime"):
             continue
         names.update(distributions_of(module))
     pins = {}
@@ -72,6 +70,5 @@ def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
             pins[name.lower()] = f"{name}=={version(name).split('+')[0]}"
         except PackageNotFoundError:
             continue
-    pins["jupyter-deploy"] = f"jupyter-deploy=={__version__}"
     lines = sorted(pins.values(), key=str.lower)
     return lines + [extra for extra in extras if extra not in lines]
