@@ -1,11 +1,16 @@
 """torch modules through ``torch.export``, with the inputs they really receive when predict runs.
 
-The inputs are caught by a forward pre-hook while export runs ``predict`` on ``example_input``; the batch
-dimension is left dynamic.
+The inputs are caught by a forward pre-hook while export runs ``predict`` on ``example_input`` (under
+``torch.inference_mode``), and copied outside inference mode: ``torch.export`` refuses inference tensors.
+The program is exported from a CPU copy so that it loads anywhere; the loader moves it to the serving
+device. The batch dimension is left dynamic. A module ``torch.export`` cannot trace (data-dependent
+control flow) is saved as its ``state_dict`` instead and rebuilt from its class (``torch_state``).
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,13 +26,15 @@ def accepts(value: Any) -> bool:
 
 @contextmanager
 def recording_module_inputs(modules: dict[str, Any]) -> Iterator[dict[str, tuple[tuple, dict]]]:
-    """Record the first (args, kwargs) each torch module is called with inside the block."""
+    """Record the first (args, kwargs) each torch module is called with inside the block (as copies)."""
     seen: dict[str, tuple[tuple, dict]] = {}
     handles = []
     for name, module in modules.items():
 
         def hook(_module: Any, args: tuple, kwargs: dict, name: str = name) -> None:
-            seen.setdefault(name, (args, kwargs))
+            if name not in seen:
+                # a copy: predict may change its tensors in place after the call
+                seen[name] = (portable_inputs(args), portable_inputs(kwargs))
 
         handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
     try:
@@ -37,34 +44,87 @@ def recording_module_inputs(modules: dict[str, Any]) -> Iterator[dict[str, tuple
             handle.remove()
 
 
+def portable_inputs(value: Any, device: str | None = None) -> Any:
+    """``value`` with every tensor (inside tuples, lists and dicts) copied outside inference mode."""
+    torch = loaded("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        with torch.inference_mode(False):
+            tensor = value.detach()
+            return tensor.to(device).clone() if device is not None else tensor.clone()
+    if isinstance(value, (tuple, list)):
+        items = [portable_inputs(item, device) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        return {key: portable_inputs(item, device) for key, item in value.items()}
+    return value
+
+
 def save(name: str, module: Any, context: CaptureContext) -> Saved:
-    import torch
+    from . import torch_state
 
     inputs = context.module_inputs.get(name)
     if inputs is None:
-        raise CaptureError(
-            f"{name!r} is a torch module that predict() never called on example_input, so it cannot be "
-            f"exported; add a 'load' cell that builds {name} and loads its weights",
-            name,
-        )
-    args, kwargs = _batchable(inputs[0]), {key: _batchable_value(item) for key, item in inputs[1].items()}
-    dynamic = _dynamic_shapes(args, kwargs)
-    filename = f"{name}.pt2"
+        reason = "predict() never called it on example_input, so torch.export has no inputs to trace it with"
+    else:
+        try:
+            return _export(name, module, inputs, context)
+        except _NotExportable as error:
+            reason = f"torch.export could not trace it: {error}"
     try:
-        program = torch.export.export(module, args, kwargs=kwargs or None, dynamic_shapes=dynamic)
-        torch.export.save(program, str(context.directory / filename))
-    except Exception as error:  # torch.export raises many types; all mean "not exportable"
+        return torch_state.save(name, module, context, reason)
+    except CaptureError:
         if context.allow_pickle:
             from . import pickled
 
             return pickled.save(name, module, context)
-        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-        raise CaptureError(
-            f"torch.export could not export {name!r} ({reason}). Add a 'load' cell that builds {name} and "
-            f"loads its weights (save them with safetensors), or pass --allow-pickle",
-            name,
-        ) from None
-    return Saved(filename, modules=frozenset({"torch"}))
+        raise
+
+
+class _NotExportable(Exception):
+    pass
+
+
+def on_cpu(module: Any) -> Any:
+    """The module itself when it already lives on the CPU, else a CPU copy (the notebook's stays where it is)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if all(tensor.device.type == "cpu" for tensor in tensors):
+        return module
+    try:
+        return copy.deepcopy(module).cpu()
+    except Exception as error:  # deepcopy raises whatever the module's attributes raise
+        raise _NotExportable(f"it cannot be copied to the CPU ({type(error).__name__}: {error})") from None
+
+
+def _export(name: str, module: Any, inputs: tuple[tuple, dict], context: CaptureContext) -> Saved:
+    import torch
+
+    cpu_module = on_cpu(module)
+    args, kwargs = portable_inputs(inputs[0], "cpu"), portable_inputs(inputs[1], "cpu")
+    batched = (_batchable(args), {key: _batchable_value(item) for key, item in kwargs.items()})
+    attempts = [batched]
+    if any(a is not b for a, b in zip((*batched[0], *batched[1].values()), (*args, *kwargs.values()), strict=True)):
+        attempts.append((args, kwargs))  # a leading 1 that was not a batch: trace as recorded
+    path = context.directory / f"{name}.pt2"
+    first_error: Exception | None = None
+    for attempt_args, attempt_kwargs in attempts:
+        try:
+            program = torch.export.export(
+                cpu_module,
+                attempt_args,
+                kwargs=attempt_kwargs or None,
+                dynamic_shapes=dynamic_shapes(cpu_module.forward, attempt_args, attempt_kwargs),
+            )
+            torch.export.save(program, str(path))
+            return Saved(path.name, modules=frozenset({"torch"}))
+        except Exception as error:  # torch.export raises many types; all mean "not exportable"
+            path.unlink(missing_ok=True)
+            first_error = first_error or error
+    raise _NotExportable(_first_line(first_error))
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip() if error is not None else ""
+    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 def _batchable(args: tuple) -> tuple:
@@ -79,14 +139,21 @@ def _batchable_value(value: Any) -> Any:
     return value
 
 
-def _dynamic_shapes(args: tuple, kwargs: dict) -> Any:
+def dynamic_shapes(forward: Any, args: tuple, kwargs: dict) -> Any:
+    """Dimension 0 of every tensor input is dynamic; keyed by ``forward``'s argument names (torch.export's rule)."""
     import torch
 
     def spec(value: Any) -> Any:
-        if isinstance(value, torch.Tensor) and value.dim() > 0:
-            return {0: torch.export.Dim.AUTO}
+        if isinstance(value, torch.Tensor):
+            return {0: torch.export.Dim.AUTO} if value.dim() > 0 else None
+        if isinstance(value, (tuple, list)):
+            return type(value)(spec(item) for item in value) if not hasattr(value, "_fields") else None
+        if isinstance(value, dict):
+            return {key: spec(item) for key, item in value.items()}
         return None
 
-    if kwargs:
-        return {"args": tuple(spec(a) for a in args), **{k: spec(v) for k, v in kwargs.items()}}
-    return tuple(spec(a) for a in args)
+    try:
+        bound = inspect.signature(forward).bind(*args, **kwargs)
+    except (TypeError, ValueError):  # no signature, or one the recorded call does not fit
+        return None if kwargs else tuple(spec(item) for item in args)
+    return {argument: spec(value) for argument, value in bound.arguments.items()}

@@ -1,7 +1,12 @@
-"""``.pt2``: a ``torch.export`` program, as a module on the serving device."""
+"""``.pt2``: a ``torch.export`` program; ``.state.safetensors``: a module rebuilt from its class and its weights.
+
+Both are saved from the CPU, so they load on a machine without a GPU; the module is then moved to the
+serving device.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,4 +15,17 @@ def load(path: Path, device: Any = None) -> Any:
     import torch
 
     module = torch.export.load(str(path)).module()
+    return module.to(device) if device is not None else module
+
+
+def load_state_dict(path: Path, device: Any = None, build: Callable[[], Any] | None = None) -> Any:
+    """``build`` (from the generated predictor, reviewed code) creates the module; the file holds its weights."""
+    from safetensors.torch import load_model
+
+    if build is None:
+        raise RuntimeError(f"{path.name} holds a state_dict: the predictor must pass build= to create the module")
+    module = build()
+    # strict: a rebuilt module that differs from the saved one must fail at start-up, not answer wrongly
+    load_model(module, str(path), strict=True, device="cpu")
+    module.eval()
     return module.to(device) if device is not None else module

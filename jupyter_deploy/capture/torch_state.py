@@ -1,0 +1,52 @@
+"""The fallback for torch modules ``torch.export`` cannot trace: the ``state_dict`` in safetensors.
+
+The predictor rebuilds the module from its class (``torch_build`` finds the constructor call) and loads
+the weights strictly (``runtime/loaders/torch_module.py``). Tensors shared between names (tied weights)
+are saved once, as ``safetensors.torch.save_model`` does; the rebuilt module ties them again itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..exceptions import CaptureError
+from .base import CaptureContext, Saved
+from .torch_build import NotRebuildable, find_builder
+from .torch_module import on_cpu
+
+
+def save(name: str, module: Any, context: CaptureContext, reason: str) -> Saved:
+    """``reason``: why ``torch.export`` was not used (said in the message when this fails too)."""
+    from safetensors.torch import save_model
+
+    try:
+        builder = find_builder(name, module, context)
+        cpu_module = on_cpu(module)
+    except Exception as error:  # NotRebuildable, or the copy to the CPU failing
+        raise CaptureError(_refusal(name, module, reason, error), name) from None
+    filename = f"{name}.state.safetensors"
+    # contiguous CPU tensors, shared ones once
+    save_model(cpu_module, str(context.directory / filename), force_contiguous=True)
+    print(
+        f"jupyter-deploy: {name!r} is saved as its state_dict ({reason}); the predictor rebuilds it with "
+        f"{builder.call}",
+        file=sys.stderr,
+    )
+    return Saved(
+        filename,
+        arguments={"build": builder.source},
+        modules=frozenset({"torch", "safetensors"}) | builder.modules,
+        needs=builder.needs,
+    )
+
+
+def _refusal(name: str, module: Any, reason: str, error: Exception) -> str:
+    why = str(error) if isinstance(error, NotRebuildable) else f"{type(error).__name__}: {error}"
+    return (
+        f"{name!r} ({type(module).__name__}) cannot be captured: {reason}, and its state_dict cannot be restored "
+        f"because jupyter-deploy cannot rebuild a {type(module).__name__} ({why}). Build {name} in a 'load' cell "
+        f"(%%deploy load) that creates it and loads its weights (ship them with %%deploy load --artifact "
+        "weights.safetensors), create it with plain-valued arguments, or pass --allow-pickle if you trust "
+        "whoever will load this version"
+    )

@@ -1,0 +1,165 @@
+"""Capturing torch modules and tensors from a real kernel (``jupyter-deploy export --execute``).
+
+Each notebook writes what it computed itself (``expected.json``): the oracle the exported version, its
+parity check and the served answers are compared against.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from notebooks import make_notebook
+
+CLI = [str(Path(sys.executable).parent / "jupyter-deploy")]
+
+IMPORTS = "import json\nimport numpy as np\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)"
+# the notebook's own answer on example_input, written where the test can read it
+ORACLE = "with open('expected.json', 'w') as f:\n    json.dump(predict(example_input).tolist(), f)"
+
+# forward has data-dependent control flow: torch.export cannot trace it
+GATE_CLASS = '''class Gate(nn.Module):
+    """Sign-dependent activation: the branch depends on the data."""
+
+    def __init__(self, n_in, hidden, n_out=2, scale=1.0):
+        super().__init__()
+        self.inp = nn.Linear(n_in, hidden)
+        self.out = nn.Linear(hidden, n_out)
+        self.scale = scale
+
+    def forward(self, x):
+        h = self.inp(x)
+        if h.sum() > 0:
+            h = h.relu()
+        else:
+            h = -h
+        for _ in range(int(h.abs().sum().item()) % 3):
+            h = h * 0.5
+        return self.out(h) * self.scale'''
+
+
+def export(project: Path, *cells: str, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    make_notebook(project / "m.ipynb", *cells)
+    return subprocess.run(
+        [*CLI, "export", "m.ipynb", "--execute", "--json", *options],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def exported(project: Path, *cells: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
+    done = export(project, *cells, options=options)
+    assert done.returncode == 0, done.stdout + done.stderr
+    info: dict[str, Any] = json.loads(done.stdout)["info"]
+    assert info["parity"]["status"] == "passed", info["parity"]
+    return info
+
+
+def expected(project: Path) -> Any:
+    return json.loads((project / "expected.json").read_text())
+
+
+def version(project: Path) -> Path:
+    return project / "deployments" / "m" / "v1"
+
+
+def test_predict_that_builds_its_own_tensor_from_numpy_exports_a_cpu_program(project: Path) -> None:
+    """The module's input is created under inference mode (from the request): torch.export still traces it."""
+    info = exported(
+        project,
+        IMPORTS + "\nmodel = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).eval()",
+        "%%deploy example\nexample_input = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)",
+        "%%deploy predict\ndef predict(x):\n    return model(torch.from_numpy(np.asarray(x, dtype=np.float32))).softmax(-1)",
+        ORACLE,
+    )
+    assert info["artifacts"] == {"model": "model.pt2"}
+    with zipfile.ZipFile(version(project) / "artifacts" / "model.pt2") as program:
+        assert not any(b"cuda" in program.read(member) for member in program.namelist())
+    assert len(expected(project)) == 2
+
+
+def test_module_called_with_keyword_inputs_exports(project: Path) -> None:
+    info = exported(
+        project,
+        IMPORTS,
+        '''class Scorer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 1)
+
+    def forward(self, features, mask=None, *, temperature=1.0):
+        return self.linear(features).squeeze(-1) * mask / temperature''',
+        "scorer = Scorer().eval()",
+        "%%deploy example\nexample_input = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.5, 0.5, 0.5]]",
+        "%%deploy predict\ndef predict(rows):\n    x = torch.tensor(rows)\n"
+        "    return scorer(x, mask=torch.ones(x.shape[0]), temperature=torch.tensor(2.0))",
+        ORACLE,
+    )
+    assert info["artifacts"] == {"scorer": "scorer.pt2"}
+    assert len(expected(project)) == 3
+
+
+GATE_CELLS = (
+    IMPORTS,
+    GATE_CLASS,
+    "width = len('abcdefgh')  # computed: its value is what counts\nmodel = Gate(3, width, scale=0.5)",
+    "def train(module):\n    with torch.no_grad():\n        module.out.bias.fill_(0.25)\n    return module\n\n\n"
+    "model = train(model)\nbias = torch.randn(2)",
+    "%%deploy example\nexample_input = [[1.0, -2.0, 3.0], [0.5, 0.25, -1.0]]",
+    "%%deploy predict\ndef predict(rows):\n    return model(torch.tensor(rows)) + bias",
+    ORACLE,
+)
+
+
+def test_untraceable_notebook_class_falls_back_to_its_state_dict_and_serves(project: Path) -> None:
+    """Data-dependent control flow: the weights go to safetensors and the predictor rebuilds Gate(3, 8, ...)."""
+    import httpx
+    import numpy.testing
+
+    info = exported(project, *GATE_CELLS)
+    assert info["artifacts"] == {"bias": "bias.safetensors", "model": "model.state.safetensors"}
+    predictor = (version(project) / "predictor.py").read_text()
+    assert "class Gate(nn.Module):" in predictor
+    assert "build=lambda: Gate(3, 8, scale=0.5)," in predictor
+    assert "def train" not in predictor
+
+    # KServe's ModelServer answers what the notebook computed (state_dict and tensor loaded at start-up)
+    from jupyter_deploy.serve import start_server as start
+
+    server = start(project, "m", port=0)
+    try:
+        answer = httpx.post(server.v1_url, json={"instances": [[1.0, -2.0, 3.0], [0.5, 0.25, -1.0]]})
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    numpy.testing.assert_allclose(answer.json()["predictions"], expected(project), atol=1e-5)
+
+
+def test_untraceable_module_with_an_unrecoverable_constructor_is_refused_clearly(project: Path) -> None:
+    cells = (
+        IMPORTS,
+        GATE_CLASS,
+        "def make_gate(width):\n    return Gate(3, width)\n\n\nmodel = make_gate(8)",
+        "%%deploy example\nexample_input = [[1.0, -2.0, 3.0]]",
+        "%%deploy predict\ndef predict(rows):\n    return model(torch.tensor(rows))",
+    )
+    done = export(project, *cells)
+    assert done.returncode == 1
+    message = done.stderr.strip().splitlines()[-1]
+    assert "torch.export could not trace it" in message
+    assert "cannot rebuild a Gate" in message and "no call Gate(...)" in message
+    assert "'load' cell" in message and "--allow-pickle" in message
+    assert not (project / "deployments" / "m" / "v1").exists()
+
+    # the user's explicit choice: pickle, with the notebook's class defined in the predictor to unpickle it
+    info = exported(project, *cells, ORACLE, options=("--allow-pickle",))
+    assert info["artifacts"] == {"model": "model.pkl"} and info["allow_pickle"] is True
+    assert "class Gate(nn.Module):" in (version(project) / "predictor.py").read_text()
