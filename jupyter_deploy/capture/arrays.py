@@ -11,7 +11,10 @@ def accepts(value: Any) -> bool:
     torch, numpy = loaded("torch"), loaded("numpy")
     if torch is not None and isinstance(value, torch.Tensor):
         return True
-    return numpy is not None and isinstance(value, numpy.ndarray) and value.dtype != object
+    if numpy is None or not isinstance(value, numpy.ndarray):
+        return False
+    # an object array of strings (class labels from a pandas column) is saved as a text array
+    return value.dtype != object or all(isinstance(item, str) for item in value.flat)
 
 
 def save(name: str, value: Any, context: CaptureContext) -> Saved:
@@ -26,5 +29,5 @@ def save(name: str, value: Any, context: CaptureContext) -> Saved:
     import numpy
 
     filename = f"{name}.npy"
-    numpy.save(context.directory / filename, value, allow_pickle=False)
+    numpy.save(context.directory / filename, value.astype(str) if value.dtype == object else value, allow_pickle=False)
     return Saved(filename, modules=frozenset({"numpy"}))
