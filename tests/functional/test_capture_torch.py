@@ -77,7 +77,8 @@ def test_predict_that_builds_its_own_tensor_from_numpy_exports_a_cpu_program(pro
         project,
         IMPORTS + "\nmodel = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).eval()",
         "%%deploy example\nexample_input = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)",
-        "%%deploy predict\ndef predict(x):\n    return model(torch.from_numpy(np.asarray(x, dtype=np.float32))).softmax(-1)",
+        "%%deploy predict\ndef predict(x):\n"
+        "    return model(torch.from_numpy(np.asarray(x, dtype=np.float32))).softmax(-1)",
         ORACLE,
     )
     assert info["artifacts"] == {"model": "model.pt2"}
@@ -90,13 +91,13 @@ def test_module_called_with_keyword_inputs_exports(project: Path) -> None:
     info = exported(
         project,
         IMPORTS,
-        '''class Scorer(nn.Module):
+        """class Scorer(nn.Module):
     def __init__(self):
         super().__init__()
         self.linear = nn.Linear(3, 1)
 
     def forward(self, features, mask=None, *, temperature=1.0):
-        return self.linear(features).squeeze(-1) * mask / temperature''',
+        return self.linear(features).squeeze(-1) * mask / temperature""",
         "scorer = Scorer().eval()",
         "%%deploy example\nexample_input = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.5, 0.5, 0.5]]",
         "%%deploy predict\ndef predict(rows):\n    x = torch.tensor(rows)\n"
@@ -163,3 +164,67 @@ def test_untraceable_module_with_an_unrecoverable_constructor_is_refused_clearly
     info = exported(project, *cells, ORACLE, options=("--allow-pickle",))
     assert info["artifacts"] == {"model": "model.pkl"} and info["allow_pickle"] is True
     assert "class Gate(nn.Module):" in (version(project) / "predictor.py").read_text()
+
+
+# --- the capture API directly, without a kernel (fast) --------------------------------------------------
+
+
+def captured(tmp_path: Path, name: str, value: Any, **context: Any) -> tuple[Any, Any]:
+    """(Saved, the object loaded back from it as the predictor would)."""
+    from jupyter_deploy.capture import CaptureContext, capture
+    from jupyter_deploy.runtime.artifacts import load_artifact
+
+    saved = capture(name, value, CaptureContext(directory=tmp_path, **context))
+    arguments = {key: eval(source, dict(context.get("namespace", {}))) for key, source in saved.arguments.items()}
+    return saved, load_artifact(tmp_path / saved.filename, device=__import__("torch").device("cpu"), **arguments)
+
+
+def test_nested_inputs_recorded_under_inference_mode_export(tmp_path: Path) -> None:
+    import torch
+
+    from jupyter_deploy.capture.torch_module import recording_module_inputs
+
+    class Pair(torch.nn.Module):
+        def forward(self, batch: dict, pair: tuple, *, scale: Any) -> Any:
+            return batch["x"] * scale + pair[0] - pair[1]
+
+    module = Pair()
+    with torch.inference_mode(), recording_module_inputs({"pair": module}) as inputs:
+        x = torch.arange(6.0).reshape(2, 3)
+        module({"x": x}, (x, x / 2), scale=torch.tensor(3.0))
+    saved, loaded = captured(tmp_path, "pair", module, module_inputs=inputs)
+    assert saved.filename == "pair.pt2"
+    x = torch.rand(5, 3)  # another batch size: the batch dimension stayed dynamic
+    assert torch.equal(loaded({"x": x}, (x, x / 2), scale=torch.tensor(3.0)), x * 3 + x - x / 2)
+
+
+@pytest.mark.parametrize("history", ["model = Tied(4)", "model = tcm.Tied(4).to('cpu')"])
+def test_state_dict_with_shared_tensors_is_rebuilt_from_the_constructor(tmp_path: Path, history: str) -> None:
+    import capture_torch_models
+    import torch
+
+    torch.manual_seed(0)
+    Tied = capture_torch_models.Tied
+    model = Tied(4).eval()
+    namespace = {"Tied": Tied, "tcm": capture_torch_models, "In": ["", history, "model = model.eval()"]}
+    if history.startswith("model = tcm"):
+        del namespace["Tied"]  # the predictor imports the class from its module
+    saved, loaded = captured(tmp_path, "model", model, namespace=namespace, module_inputs={})
+    assert saved.filename == "model.state.safetensors"
+    assert saved.arguments["build"].endswith("Tied(4)")
+    x = torch.rand(2, 3)
+    assert torch.equal(loaded(x), model(x)) and loaded.tie is loaded.tie2
+
+
+def test_a_constructor_call_whose_arguments_changed_since_is_not_trusted(tmp_path: Path) -> None:
+    from capture_torch_models import Tied
+
+    from jupyter_deploy.exceptions import CaptureError
+
+    model = Tied(4)
+    namespace = {"Tied": Tied, "width": 6, "In": ["", "width = 4\nmodel = Tied(width)\nwidth = 6"]}
+    with pytest.raises(CaptureError, match=r"Tied\(6\) builds a module whose state_dict differs"):
+        captured(tmp_path, "model", model, namespace=namespace, module_inputs={})
+    with pytest.raises(CaptureError, match=r"'len\(sizes\)' is computed by a call"):
+        captured(tmp_path, "model", model, namespace={"Tied": Tied, "In": ["model = Tied(len(sizes))"]})
+    assert list(tmp_path.iterdir()) == []
