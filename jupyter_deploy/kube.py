@@ -305,8 +305,17 @@ def status(
         "url": state.get("url"),
         "conditions": conditions,
         "version": (found.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/version"),
-        "canary": (found.get("spec", {}).get("predictor") or {}).get("canaryTrafficPercent"),
+        "canary": _canary_percent(found.get("spec") or {}),
     }
+
+
+def _canary_percent(spec: dict[str, Any]) -> int | None:
+    """The new version's share: Knative's canaryTrafficPercent, or Standard mode's spec.canary entries."""
+    entries = [entry for entry in spec.get("canary") or [] if isinstance(entry, dict)]
+    if entries:
+        return sum(int(entry.get("trafficPercent") or 0) for entry in entries)
+    percent = (spec.get("predictor") or {}).get("canaryTrafficPercent")
+    return percent if isinstance(percent, int) else None
 
 
 def delete(

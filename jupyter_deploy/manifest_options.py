@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,14 +22,25 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 ISVC_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # KServe's webhook: starts with a letter
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+# the CRD's own quantity pattern (resource.Quantity): 500m, 2, 4Gi, 1e3, 1.5G
 QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(\d+(\.\d*)?|\.\d+)))?$")
+BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+# a canary takes part of the traffic, never none or all of it (0 and 100 are no split): one rule everywhere
+CANARY_MIN, CANARY_MAX = 1, 99
 IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-zA-Z0-9_]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$")  # S3 and GCS bucket names
+BUCKET_SCHEMES = ("s3", "gs")
+HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # KServe's storage initializer (pkg/constants SupportedStorageURIPrefixList) plus plain local paths
 STORAGE_SCHEMES = ("gs", "s3", "pvc", "file", "https", "http", "hdfs", "webhdfs", "oci", "hf")
 SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
 HPA_METRICS = ("cpu", "memory")
-RUNTIMES = ("custom", "pytorch", "mlflow")
+# predictor: our image (default; "custom" is its old name); stock: KServe's own runtime for the captured
+# model kind (manifest_stock.py); pytorch, mlflow: a model format named by hand, with --storage-uri
+RUNTIMES = ("predictor", "stock", "pytorch", "mlflow")
+RUNTIME_ALIASES = {"custom": "predictor"}
 # env names that hold credentials (by their words: HF_TOKEN yes, TOKENIZERS_PARALLELISM no)
 SECRET_WORDS = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PASSPHRASE"}
 SECRET_PAIRS = {("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY"), ("AUTH", "KEY")}
@@ -72,12 +84,12 @@ class ManifestOptions(BaseModel):
     max_replicas: int = Field(default=1, ge=0)
     scale_metric: str | None = None
     scale_target: int | None = Field(default=None, ge=1)
-    canary: int | None = Field(default=None, ge=0, le=100)
+    canary: int | None = None
     mode: str = "Standard"
     namespace: str = "default"
     image: str | None = None
     service_account: str | None = None
-    runtime: str = "custom"
+    runtime: str = "predictor"
     storage_uri: str | None = None
     batcher: bool = False
     max_batch_size: int | None = Field(default=None, ge=1)
@@ -107,8 +119,17 @@ class ManifestOptions(BaseModel):
     @field_validator("cpu", "memory", "cpu_limit", "memory_limit", "shm_size")
     @classmethod
     def _quantity(cls, value: str | None) -> str | None:
-        if value is not None and not QUANTITY.match(value):
-            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+        problem = None if value is None else quantity_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("canary")
+    @classmethod
+    def _canary(cls, value: int | None) -> int | None:
+        problem = None if value is None else canary_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("scale_metric")
@@ -149,6 +170,7 @@ class ManifestOptions(BaseModel):
     @field_validator("runtime")
     @classmethod
     def _runtime(cls, value: str) -> str:
+        value = RUNTIME_ALIASES.get(value, value)
         if value not in RUNTIMES:
             raise ValueError(f"{value!r} is not a runtime: use {', '.join(RUNTIMES)}")
         return value
@@ -204,10 +226,25 @@ class ManifestOptions(BaseModel):
             )
         if self.scale_target is not None and self.metric == "cpu" and self.scale_target > 100:
             raise ValueError(f"--scale-target {self.scale_target}: the cpu target is a percentage (1-100)")
-        if self.runtime == "custom" and self.storage_uri:
-            raise ValueError("--storage-uri is only used with a stock runtime: add --runtime pytorch or mlflow")
-        if self.runtime != "custom" and not self.storage_uri:
-            raise ValueError(f"--runtime {self.runtime} needs --storage-uri (where the model files are)")
+        for flag, limit, request in (
+            ("--cpu-limit", self.cpu_limit, self.cpu),
+            ("--memory-limit", self.memory_limit, self.memory),
+        ):
+            if limit is not None and quantity_value(limit) < quantity_value(request):
+                raise ValueError(
+                    f"{flag} {limit} is below the request {flag.removesuffix('-limit')} {request}: "
+                    "Kubernetes refuses a limit smaller than its request"
+                )
+        if self.runtime == "predictor" and self.storage_uri:
+            raise ValueError(
+                "--storage-uri is only used with KServe's own runtimes: add --runtime stock (or pytorch, mlflow)"
+            )
+        if self.runtime != "predictor" and not self.storage_uri:
+            raise ValueError(
+                f"--runtime {self.runtime} needs --storage-uri: where you upload the model files for KServe"
+            )
+        if self.runtime != "predictor" and self.shm_size:
+            raise ValueError("--shm-size sizes the predictor image's /dev/shm; KServe's runtimes mount their own")
         return self
 
     # -- derived values the templates use -------------------------------------------------------------
@@ -241,15 +278,56 @@ def looks_secret(variable: str) -> bool:
     return bool(SECRET_WORDS.intersection(words)) or any(pair in SECRET_PAIRS for pair in itertools.pairwise(words))
 
 
+def quantity_problem(value: str) -> str | None:
+    """Why ``value`` is no CPU/memory amount Kubernetes accepts (None when it is one): a quantity, not negative."""
+    if not QUANTITY.match(value):
+        return f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"
+    if quantity_value(value) < 0:
+        return f"{value!r} is negative: Kubernetes refuses negative resource amounts"
+    return None
+
+
+def quantity_value(value: str) -> Decimal:
+    """The number a quantity stands for (``500m`` -> 0.5, ``2Gi`` -> 2147483648); ``value`` must match QUANTITY."""
+    match = re.match(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(.*)$", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    number, suffix = Decimal(match.group(1)), match.group(2)
+    if suffix in BINARY_SUFFIXES:
+        return number * BINARY_SUFFIXES[suffix]
+    if suffix in DECIMAL_SUFFIXES:
+        return number.scaleb(DECIMAL_SUFFIXES[suffix])
+    return number * Decimal(10) ** Decimal(suffix[1:])  # e3, E-2: an exponent
+
+
+def canary_problem(percent: int) -> str | None:
+    """Why ``percent`` is no canary share (None when it is one): the one range rule of the package."""
+    if isinstance(percent, bool) or not isinstance(percent, int) or not CANARY_MIN <= percent <= CANARY_MAX:
+        return (
+            f"{percent!r} is not a canary share: give the new version's percent of the traffic, "
+            f"{CANARY_MIN} to {CANARY_MAX}"
+        )
+    return None
+
+
 def storage_uri_problem(uri: str) -> str | None:
     """Why KServe's storage initializer would refuse ``uri`` (None when it is fine)."""
+    if not uri or any(char.isspace() for char in uri):
+        return f"{uri!r} is not a storage URI (empty, or it has spaces)"
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return None if uri.startswith(("/", "./")) else f"{uri!r} has no scheme: use one of " + _schemes()
     if scheme not in STORAGE_SCHEMES:
         return f"storage URI scheme {scheme!r} is not supported by KServe: use one of {_schemes()}"
-    if "@" in rest.split("/", 1)[0]:
+    host = rest.split("/", 1)[0]
+    if "@" in host:
         return f"{uri!r} carries credentials; give them to KServe through a service account and Secret"
+    if scheme in BUCKET_SCHEMES and not BUCKET.match(host):
+        return f"{uri!r} names no bucket: write {scheme}://BUCKET/PATH"
+    if scheme == "pvc" and not (DNS1123_SUBDOMAIN.match(host) and len(host) <= 253):
+        return f"{uri!r} names no PersistentVolumeClaim: write pvc://CLAIM_NAME/PATH"
+    if scheme in ("http", "https") and not HOST.match(host):
+        return f"{uri!r} names no host: write {scheme}://HOST/PATH"
     return None
 
 

@@ -15,12 +15,15 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .exceptions import NotFoundError, ValidationError
+from .exceptions import NotFoundError, OptionsError, ValidationError
+from .manifest_canary import CANARY_ANNOTATION, STABLE_ANNOTATION
 from .manifest_options import GPU_PRODUCT_LABEL, GPU_RESOURCE, ManifestOptions, manifest_options
+from .manifest_stock import MODEL_DIR, UPLOAD_NOTE, StockModel
 from .models import VersionInfo
 
 PORT = 8080
@@ -43,6 +46,7 @@ GENERATED: dict[str, str] = {
     "overlays/dev/kustomization.yaml": "overlays/dev/kustomization.yaml.j2",
     "overlays/prod/kustomization.yaml": "overlays/prod/kustomization.yaml.j2",
 }
+IMAGE_FILES = ("Dockerfile", DOCKERIGNORE)  # only the predictor image is built from deploy/NAME/
 PLAIN_SCALAR = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+=-]*$")
 
 
@@ -101,9 +105,35 @@ def _uses_torch(info: VersionInfo) -> bool:
     return bool(names & set(TORCH_PACKAGES))
 
 
-def render_context(options: ManifestOptions, info: VersionInfo, resources: list[str]) -> dict[str, Any]:
-    image, repository, tag, digest = _image(options, info)
-    custom = options.runtime == "custom"
+@dataclass(frozen=True)
+class Rollout:
+    """What one InferenceService rolls out: ``info`` alone, or ``info`` as a canary beside ``stable``."""
+
+    info: VersionInfo
+    version_dir: Path
+    stock: StockModel | None = None  # --runtime stock: what KServe's runtime loads of ``info``
+    canary: int | None = None  # percent of the traffic on ``info``
+    stable: VersionInfo | None = None  # the version keeping the rest (Standard mode writes it too)
+    stable_stock: StockModel | None = None
+    stable_storage_uri: str | None = None
+
+    @property
+    def split(self) -> bool:
+        """Standard mode: both versions in the manifest (``spec.canary``)."""
+        return self.canary is not None and self.stable_storage_uri is not None
+
+
+def predictor_context(
+    options: ManifestOptions,
+    info: VersionInfo,
+    stock: StockModel | None,
+    storage_uri: str | None,
+    name: str | None = None,
+    autoscaled: bool = True,
+    canary_percent: int | None = None,
+) -> dict[str, Any]:
+    """The fields of one predictor (``_isvc_predictor.yaml.j2``) serving ``info``."""
+    custom = options.runtime == "predictor"
     requests = [("cpu", options.cpu), ("memory", options.memory)]
     limits = [("cpu", options.cpu_limit), ("memory", options.memory_limit or options.memory)]
     if options.gpu:
@@ -130,14 +160,66 @@ def render_context(options: ManifestOptions, info: VersionInfo, resources: list[
             batcher.append(("maxBatchSize", options.max_batch_size))
         if options.max_latency_ms:
             batcher.append(("maxLatency", max(1, round(options.max_latency_ms))))
+    # KServe's runtimes mount their own /dev/shm (a second mount at the same path is refused)
+    shm_size = options.shm_size or ("1Gi" if custom and options.gpu and _uses_torch(info) else None)
+    return {
+        "name": name,
+        "autoscaled": autoscaled,
+        "min_replicas": options.min_replicas,
+        "max_replicas": options.max_replicas,
+        "scale_metric": options.scale_metric,
+        "scale_target": options.scale_target,
+        "canary_traffic_percent": canary_percent,
+        "service_account": options.service_account,
+        "batcher": batcher or ([("maxBatchSize", 32)] if options.batcher else []),
+        "gpu_type": options.gpu_type,
+        "gpu_product_label": GPU_PRODUCT_LABEL,
+        "tolerations": options.tolerations,
+        "custom": custom,
+        "image": _image(options, info)[0],
+        "model_format": stock.model_format if stock else options.runtime,
+        "model_args": list(stock.args) if stock else [],
+        "protocol": "v2" if options.runtime == "mlflow" else None,
+        "storage_uri": storage_uri,
+        "env": env,
+        "env_from": env_from,
+        "container_resources": [
+            ("requests", [(key, value) for key, value in requests if value]),
+            ("limits", [(key, value) for key, value in limits if value]),
+        ],
+        "shm_size": shm_size,
+        "port": PORT,
+        "uid": UID,
+    }
+
+
+def render_context(options: ManifestOptions, rollout: Rollout, resources: list[str]) -> dict[str, Any]:
+    info = rollout.info
+    image, repository, tag, digest = _image(options, info)
+    custom = options.runtime == "predictor"
     annotations = [("serving.kserve.io/deploymentMode", options.mode)]
     if options.mode == "Knative" and options.metric in ("cpu", "memory"):
         annotations.append(("autoscaling.knative.dev/class", "hpa.autoscaling.knative.dev"))
+    if rollout.canary is not None and rollout.stable is not None:
+        annotations.append((STABLE_ANNOTATION, rollout.stable.version))
+        annotations.append((CANARY_ANNOTATION, info.version))
     annotations.append(("jupyter-deploy/content-hash", info.content_hash))
     if info.notebook:
         annotations.append(("jupyter-deploy/notebook", info.notebook))
+    canaries: list[tuple[int, dict[str, Any]]] = []
+    if rollout.split:
+        assert rollout.stable is not None and rollout.canary is not None
+        predictor = predictor_context(options, rollout.stable, rollout.stable_stock, rollout.stable_storage_uri)
+        # KServe runs a canary with fixed replicas: autoscaling fields are refused there
+        canaries.append(
+            (
+                rollout.canary,
+                predictor_context(options, info, rollout.stock, options.storage_uri, info.version, autoscaled=False),
+            )
+        )
+    else:
+        predictor = predictor_context(options, info, rollout.stock, options.storage_uri, canary_percent=rollout.canary)
     torch = _uses_torch(info)
-    shm_size = options.shm_size or ("1Gi" if options.gpu and torch else None)
     return {
         "name": options.name,
         "version": info.version,
@@ -154,17 +236,9 @@ def render_context(options: ManifestOptions, info: VersionInfo, resources: list[
             ("app.kubernetes.io/managed-by", "jupyter-deploy"),
         ],
         "annotations": annotations,
-        "batcher": batcher or ([("maxBatchSize", 32)] if options.batcher else []),
-        "tolerations": options.tolerations,
-        "gpu_product_label": GPU_PRODUCT_LABEL,
-        "env": env,
-        "env_from": env_from,
-        "container_resources": [
-            ("requests", [(key, value) for key, value in requests if value]),
-            ("limits", [(key, value) for key, value in limits if value]),
-        ],
-        "protocol": "v2" if options.runtime == "mlflow" else None,
-        "shm_size": shm_size,
+        "predictor": predictor,
+        "canaries": canaries,
+        "knative_canary": rollout.canary is not None and not rollout.split,
         "port": PORT,
         "uid": UID,
         "gpu": options.gpu > 0,
@@ -183,14 +257,23 @@ def render_context(options: ManifestOptions, info: VersionInfo, resources: list[
     }
 
 
-def render_files(options: ManifestOptions, info: VersionInfo, resources: list[str]) -> dict[str, str]:
-    """Relative path -> text of every generated file."""
+def render_files(options: ManifestOptions, rollout: Rollout, resources: list[str]) -> dict[str, str]:
+    """Relative path -> text of every generated file (no image files for KServe's own runtimes)."""
     env = _environment()
-    context = render_context(options, info, resources)
+    context = render_context(options, rollout, resources)
     files = {}
     for relative, template in GENERATED.items():
+        if relative in IMAGE_FILES and options.runtime != "predictor":
+            continue
         files[relative] = env.get_template(f"manifests/{template}").render(**context)
+    if rollout.stock is not None and options.storage_uri:
+        files[UPLOAD_NOTE] = rollout.stock.upload_note(options.name, rollout.info.version, options.storage_uri)
     return files
+
+
+def copied_files(rollout: Rollout) -> dict[str, Path]:
+    """Relative path -> artifact file copied into ``deploy/NAME/model/`` (stock runtimes)."""
+    return rollout.stock.layout() if rollout.stock is not None else {}
 
 
 # -- kustomization resources ----------------------------------------------------------------------------
@@ -270,22 +353,34 @@ def _swap(stage: Path, target: Path) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def generate(root: str | Path, info: VersionInfo, options: ManifestOptions) -> dict[str, Any]:
+def generate(
+    root: str | Path, info: VersionInfo, options: ManifestOptions, rollout: Rollout | None = None
+) -> dict[str, Any]:
     """Render, validate and atomically write ``deploy/NAME/``; returns what was written."""
     from .validate import validate_path
 
+    rollout = rollout or Rollout(info, Path(root) / "deployments" / info.name / info.version)
     target = deploy_dir(root, options.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     resources = _merged_resources(_read_resources(target / BASE / KUSTOMIZATION), target / BASE)
-    files = render_files(options, info, resources)
+    files = render_files(options, rollout, resources)
+    copies = copied_files(rollout)
     stage = Path(tempfile.mkdtemp(prefix=f".{options.name}-new-", dir=target.parent))
     try:
         if target.is_dir():
             shutil.copytree(target, stage, dirs_exist_ok=True, symlinks=True)
+        # what an earlier run generated and this one does not (a runtime switch) goes; others' files stay
+        for relative in [*GENERATED, UPLOAD_NOTE]:
+            if relative not in files:
+                (stage / relative).unlink(missing_ok=True)
+        shutil.rmtree(stage / MODEL_DIR, ignore_errors=True)
         for relative, text in files.items():
             path = stage / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", newline="\n")
+        for relative, source in copies.items():
+            (stage / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, stage / relative)
         # only what is generated here: files others added (retrain-cronjob.yaml) are theirs to validate
         problems = [
             problem for relative in files if relative.endswith(".yaml") for problem in validate_path(stage / relative)
@@ -307,44 +402,115 @@ def generate(root: str | Path, info: VersionInfo, options: ManifestOptions) -> d
         "name": options.name,
         "version": info.version,
         "directory": str(target),
-        "files": [str(target / relative) for relative in files],
+        "files": [str(target / relative) for relative in [*files, *copies]],
         "changed": changed,
+        "canary": (
+            {"version": info.version, "percent": rollout.canary, "stable": rollout.stable.version}
+            if rollout.canary is not None and rollout.stable is not None
+            else None
+        ),
+        "model_format": rollout.stock.model_format if rollout.stock else None,
     }
 
 
+def plan(
+    root: str | Path, spec: str, cli_options: dict[str, Any] | None = None, promote: bool = False
+) -> tuple[ManifestOptions, Rollout]:
+    """Resolve ``NAME[@vN]`` and its options into what to write; every refusal happens here, before writing."""
+    from .manifest_canary import deployed, promoted_version, stable_version, standard_canary_problem
+    from .manifest_stock import stock_model, storage_uri_fit_problem
+    from .options import resolve_options
+    from .versions import read_info, resolve, version_path
+
+    cli = dict(cli_options or {})
+    name = spec.partition("@")[0]
+    current = deployed(isvc_path(root, name))
+    if promote:
+        if "@" in spec or cli.get("canary") is not None:
+            raise OptionsError(
+                f"--promote takes NAME alone: it makes the canary written in deploy/{name}/ the only version"
+            )
+        spec = f"{name}@{promoted_version(name, current)}"
+    info, version_dir = resolve(root, spec)
+    merged = resolve_options(root, info.name, recorded=info.options, cli=cli)
+    if promote and current is not None:
+        merged.pop("canary", None)  # from deploy.yaml or the magic line: promotion ends the split
+        merged["mode"] = cli.get("mode") or current.mode or merged.get("mode")
+        if current.canary_storage_uri and not cli.get("storage_uri"):
+            merged["storage_uri"] = current.canary_storage_uri
+            merged["runtime"] = cli.get("runtime") or "stock"
+    options = manifest_options(info.name, merged)
+    stock = stock_model(version_dir, gpu=options.gpu > 0) if options.runtime == "stock" else None
+    if stock is not None and options.storage_uri:
+        problem = storage_uri_fit_problem(stock, options.storage_uri)
+        if problem:
+            raise OptionsError(f"--storage-uri: {problem}", "storage_uri")
+    rollout = Rollout(info, version_dir, stock)
+    if options.canary is None:
+        return options, rollout
+    stable = read_info(version_path(root, name, stable_version(name, info.version, options.canary, current)))
+    assert current is not None
+    if current.mode and current.mode != options.mode:
+        raise OptionsError(
+            f"--canary: deploy/{name}/ runs in {current.mode} mode and KServe cannot change an InferenceService's "
+            f"mode: add --mode {current.mode}",
+            "mode",
+        )
+    if options.mode == "Knative":
+        return options, Rollout(info, version_dir, stock, options.canary, stable)
+    problem = standard_canary_problem(name, options.runtime)
+    if problem:
+        raise OptionsError(problem, "canary")
+    if current.stable_storage_uri is None:
+        raise OptionsError(
+            f"--canary: deploy/{name}/ serves {stable.version} from the predictor image; a Standard-mode canary needs "
+            f"it on a stock runtime too: write it first (jupyter-deploy manifests {name}@{stable.version} "
+            "--runtime stock --storage-uri URI)",
+            "canary",
+        )
+    stable_dir = version_path(root, name, stable.version)
+    stable_stock = stock_model(stable_dir, gpu=options.gpu > 0) if options.runtime == "stock" else None
+    return options, Rollout(info, version_dir, stock, options.canary, stable, stable_stock, current.stable_storage_uri)
+
+
 def write_manifests(
-    root: str | Path, spec: str, cli_options: dict[str, Any] | None = None, commit: bool = False
+    root: str | Path,
+    spec: str,
+    cli_options: dict[str, Any] | None = None,
+    commit: bool = False,
+    promote: bool = False,
 ) -> dict[str, Any]:
     """``jupyter-deploy manifests NAME[@vN]``: options resolved CLI > magic line > deploy.yaml.
 
-    Returns ``{name, version, directory, files, changed, commit}``; ``commit`` is the new commit's id
-    when ``commit=True`` and something was staged, else None.
+    ``promote``: write the canary version of ``deploy/NAME/`` alone and point ``CURRENT`` at it.
+    Returns ``{name, version, directory, files, changed, canary, model_format, commit}``; ``commit`` is the
+    new commit's id when ``commit=True`` and something was staged, else None.
     """
-    from .options import resolve_options
-    from .versions import resolve
+    from .versions import current_version, set_current
 
-    info, version_dir = resolve(root, spec)
-    merged = resolve_options(root, info.name, recorded=info.options, cli=cli_options)
-    options = manifest_options(info.name, merged)
-    result = generate(root, info, options)
+    options, rollout = plan(root, spec, cli_options, promote)
+    info = rollout.info
+    result = generate(root, info, options, rollout)
+    if promote and current_version(root, info.name) != info.version:
+        set_current(root, info.name, info.version)
     result["commit"] = None
     if commit:
         from .gitops import commit_deployment
 
-        result["commit"] = commit_deployment(root, info, deploy_dir(root, info.name), version_dir)
+        result["commit"] = commit_deployment(root, info, deploy_dir(root, info.name), rollout.version_dir)
     return result
 
 
 def preview_manifests(root: str | Path, spec: str, cli_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """What ``write_manifests`` would write for ``NAME[@vN]``, rendered in memory: ``{name, version, files}``
-    with ``files`` mapping ``deploy/NAME/...`` to its text. Nothing is written or validated."""
-    from .options import resolve_options
-    from .versions import resolve
-
-    info, _ = resolve(root, spec)
-    options = manifest_options(info.name, resolve_options(root, info.name, recorded=info.options, cli=cli_options))
+    with ``files`` mapping ``deploy/NAME/...`` to its text (copied model files are listed, not read).
+    Nothing is written or validated."""
+    options, rollout = plan(root, spec, cli_options)
+    info = rollout.info
     base = base_dir(root, info.name)
-    files = render_files(options, info, _merged_resources(_read_resources(base / KUSTOMIZATION), base))
+    files = render_files(options, rollout, _merged_resources(_read_resources(base / KUSTOMIZATION), base))
+    for relative, source in copied_files(rollout).items():
+        files[relative] = f"(copied from {source.relative_to(Path(root)).as_posix()})\n"
     return {
         "name": info.name,
         "version": info.version,

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from . import versions
 from .exceptions import JupyterDeployError, NotFoundError, ParameterError, RetrainError
 from .gate import Decision, Gate, parse_gate
+from .manifest_options import canary_problem
 
 RUNS_DIR = Path(".jupyter-deploy") / "retrain"
 ENGINE = "jupyter-deploy"
@@ -81,8 +82,8 @@ def retrain(
     say = log or (lambda _message: None)
     notebook, root = Path(notebook).resolve(), Path(root).resolve()
     gate = parse_gate(promote_if)
-    if canary is not None and not 0 < canary < 100:
-        raise ParameterError(f"--canary {canary}: give the new version's share of traffic, 1 to 99 (percent)")
+    if canary is not None and canary_problem(canary):
+        raise ParameterError(f"--canary: {canary_problem(canary)}")
     if timeout is not None and timeout <= 0:
         raise ParameterError(f"--timeout {timeout}: give a positive number of seconds")
     label, name = _deployment(notebook, root, name)

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .exceptions import OptionsError, ParameterError, ValidationError
+from .manifest_options import canary_problem, quantity_problem
 
 CRONJOB_FILE = "retrain-cronjob.yaml"
 TEMPLATE = "manifests/retrain-cronjob.yaml.j2"
@@ -32,7 +33,6 @@ OPTIONAL_SECRET_KEYS = (
 )
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
 _MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -179,8 +179,9 @@ def _check(request: ScheduleRequest) -> None:
     if request.gpu < 0:
         raise OptionsError(f"--gpu {request.gpu}: give a number of GPUs, 0 or more", "gpu")
     for option, value in (("--cpu", request.cpu), ("--memory", request.memory)):
-        if not _QUANTITY.match(value):
-            raise OptionsError(f"{option} {value!r} is not a Kubernetes quantity (e.g. 500m, 2, 8Gi)", option)
+        problem = quantity_problem(value)
+        if problem:
+            raise OptionsError(f"{option} {problem}", option)
     names: list[tuple[str, str | None]] = [
         ("--workspace-pvc", request.workspace_pvc),
         ("--mlflow-secret", request.mlflow_secret),
@@ -188,8 +189,8 @@ def _check(request: ScheduleRequest) -> None:
     for option, name in names:
         if name is not None and not (_DNS_LABEL.match(name) and len(name) <= 63):
             raise OptionsError(f"{option} {name!r} is not a valid object name (lower-case letters, digits, '-')")
-    if request.canary is not None and not 0 < request.canary < 100:
-        raise ParameterError(f"--canary {request.canary}: give the new version's share of traffic, 1 to 99")
+    if request.canary is not None and canary_problem(request.canary):
+        raise ParameterError(f"--canary: {canary_problem(request.canary)}")
     if request.timeout is not None and (request.timeout <= 0 or not math.isfinite(request.timeout)):
         raise ParameterError(f"--timeout {request.timeout}: give a positive number of seconds")
 

@@ -24,7 +24,10 @@ from .manifest_options import (
     ISVC_NAME,
     LABEL_VALUE,
     QUANTITY,
+    canary_problem,
     looks_secret,
+    quantity_problem,
+    quantity_value,
     storage_uri_problem,
 )
 
@@ -188,10 +191,13 @@ def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
         key = parts[-1]
         if key in ("requests", "limits") and len(parts) >= 2 and parts[-2] == "resources" and isinstance(node, dict):
             for resource, quantity in node.items():
-                if not QUANTITY.match(str(quantity)):
-                    yield Problem(file, _path([*parts, resource]), f"{quantity!r} is not a quantity (e.g. 500m, 4Gi)")
-        elif key == "sizeLimit" and not QUANTITY.match(str(node)):
-            yield Problem(file, _path(parts), f"{node!r} is not a quantity (e.g. 1Gi)")
+                problem = quantity_problem(str(quantity))
+                if problem:
+                    yield Problem(file, _path([*parts, resource]), problem)
+        elif key == "resources" and isinstance(node, dict):
+            yield from _limits_below_requests(node, parts, file)
+        elif key == "sizeLimit" and quantity_problem(str(node)):
+            yield Problem(file, _path(parts), str(quantity_problem(str(node))))
         elif key == "env" and isinstance(node, list):
             for index, item in enumerate(node):
                 if isinstance(item, dict) and "value" in item and looks_secret(str(item.get("name", ""))):
@@ -201,6 +207,23 @@ def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
                         f"{item.get('name')} looks like a credential: take it from a Secret "
                         "(valueFrom.secretKeyRef), never a literal value",
                     )
+
+
+def _limits_below_requests(resources: dict[str, Any], parts: list[Any], file: str) -> Iterator[Problem]:
+    """Kubernetes refuses a container whose limit is smaller than its request."""
+    requests, limits = resources.get("requests"), resources.get("limits")
+    if not isinstance(requests, dict) or not isinstance(limits, dict):
+        return
+    for resource, limit in limits.items():
+        request = requests.get(resource)
+        if request is None or not QUANTITY.match(str(limit)) or not QUANTITY.match(str(request)):
+            continue
+        if quantity_value(str(limit)) < quantity_value(str(request)):
+            yield Problem(
+                file,
+                _path([*parts, "limits", resource]),
+                f"limit {limit} is below the request {request}: Kubernetes refuses a limit smaller than its request",
+            )
 
 
 def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
@@ -239,8 +262,15 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
                 f"minReplicas ({low}) cannot be greater than maxReplicas ({high})",
             )
         canary = part.get("canaryTrafficPercent")
-        if isinstance(canary, int) and not 0 <= canary <= 100:
-            yield Problem(file, f"{base}.canaryTrafficPercent", f"{canary} is not a percentage (0..100)")
+        if canary is not None and standard:
+            yield Problem(
+                file,
+                f"{base}.canaryTrafficPercent",
+                f"ignored in {mode} mode (KServe v0.20 honours it only in Knative mode): use "
+                "spec.canary, a named predictor for the new version beside this one",
+            )
+        elif isinstance(canary, int) and canary_problem(canary):
+            yield Problem(file, f"{base}.canaryTrafficPercent", str(canary_problem(canary)))
         metric, target = part.get("scaleMetric"), part.get("scaleTarget")
         if standard and autoscaler in (None, "hpa"):
             if metric is not None and metric not in HPA_METRICS:
@@ -263,6 +293,62 @@ def _webhook_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
             problem = storage_uri_problem(uri) if isinstance(uri, str) else None
             if problem:
                 yield Problem(file, f"{base}.{name}.storageUri", problem)
+    yield from _canary_problems(spec, mode, file)
+
+
+def _canary_problems(spec: dict[str, Any], mode: Any, file: str) -> Iterator[Problem]:
+    """KServe v0.20's webhook rules for ``spec.canary`` (validateCanarySpecs), with the package's canary range."""
+    canaries = spec.get("canary")
+    if not isinstance(canaries, list) or not canaries:
+        return
+    if mode != "Standard":
+        yield Problem(file, "spec.canary", f"only Standard mode runs spec.canary, not {mode}: in Knative mode "
+                      "set spec.predictor.canaryTrafficPercent on the new version")  # fmt: skip
+    stable = spec.get("predictor") if isinstance(spec.get("predictor"), dict) else {}
+    implementations = [stable.get(name) for name in PREDICTOR_IMPLEMENTATIONS if isinstance(stable.get(name), dict)]
+    if not any(isinstance(item.get("storageUri"), str) for item in implementations) and not _storage_env(stable):
+        yield Problem(
+            file,
+            "spec.predictor",
+            "spec.canary needs a stable predictor that loads its model from storage (model.storageUri)",
+        )
+    names: set[str] = set()
+    total = 0
+    for index, entry in enumerate(canaries):
+        where = f"spec.canary[{index}]"
+        predictor = entry.get("predictor") if isinstance(entry, dict) else None
+        if not isinstance(predictor, dict):
+            continue
+        name = predictor.get("name")
+        if not name:
+            yield Problem(file, f"{where}.predictor.name", "required: it names the canary's Deployment")
+        elif name in names or name == stable.get("name"):
+            yield Problem(file, f"{where}.predictor.name", f"{name!r} is already the name of another predictor")
+        names.add(str(name))
+        percent = entry.get("trafficPercent")
+        if isinstance(percent, int):
+            total += percent
+            if canary_problem(percent):
+                yield Problem(file, f"{where}.trafficPercent", str(canary_problem(percent)))
+        for field in ("maxReplicas", "scaleTarget", "scaleMetric", "autoScaling"):
+            if predictor.get(field) is not None:
+                yield Problem(file, f"{where}.predictor.{field}", "a canary runs fixed replicas: leave it out")
+        low, stable_low = predictor.get("minReplicas"), stable.get("minReplicas", 1)
+        if isinstance(low, int) and isinstance(stable_low, int) and low > stable_low:
+            yield Problem(file, f"{where}.predictor.minReplicas", f"more than the stable predictor's ({stable_low})")
+        chosen = [name for name in PREDICTOR_IMPLEMENTATIONS if predictor.get(name) is not None]
+        if len(chosen) + bool(predictor.get("containers")) != 1:
+            yield Problem(file, f"{where}.predictor", "exactly one of model, a framework or containers must be set")
+    if total > 100:
+        yield Problem(file, "spec.canary", f"the canaries take {total}% of the traffic, more than 100%")
+
+
+def _storage_env(predictor: dict[str, Any]) -> bool:
+    """A custom container with STORAGE_URI counts as loading from storage (KServe's CustomPredictor)."""
+    for container in predictor.get("containers") or []:
+        if isinstance(container, dict) and container.get("name") == "kserve-container":
+            return any(isinstance(env, dict) and env.get("name") == "STORAGE_URI" for env in container.get("env") or [])
+    return False
 
 
 # -- entry points -----------------------------------------------------------------------------------------

@@ -13,22 +13,37 @@ from .common import add_json, add_root, emit
 MANIFEST_FLAGS: dict[str, tuple[Any, str]] = {
     "gpu": (str, "number of NVIDIA GPUs per replica (nvidia.com/gpu limit)"),
     "gpu_type": (str, "GPU product: node selector on the nvidia.com/gpu.product label"),
-    "cpu": (str, "CPU request (default 1)"),
-    "memory": (str, "memory request (default 2Gi); also the memory limit unless --memory-limit"),
-    "cpu_limit": (str, "CPU limit (default none)"),
-    "memory_limit": (str, "memory limit"),
+    "cpu": (str, "CPU request, a Kubernetes quantity: 500m, 2 (default 1)"),
+    "memory": (str, "memory request: 512Mi, 4Gi (default 2Gi); also the memory limit unless --memory-limit"),
+    "cpu_limit": (str, "CPU limit, at least the request (default none)"),
+    "memory_limit": (str, "memory limit, at least the request"),
     "shm_size": (str, "size of the /dev/shm memory volume (default 1Gi for GPU torch deployments)"),
     "min_replicas": (str, "minimum replicas (0 scales to zero, Knative only)"),
     "max_replicas": (str, "maximum replicas"),
     "scale_metric": (str, "cpu or memory (Standard); concurrency or rps (Knative)"),
     "scale_target": (str, "target value of the scale metric (a percentage for cpu)"),
-    "canary": (str, "percent of traffic (0-100) for the new version; the rest stays on the last ready one"),
+    "canary": (
+        str,
+        "P (1-99): send P%% of the traffic to NAME@vN and keep the rest on the version deploy/NAME/ serves "
+        "now. Standard mode writes spec.canary (vN as a named predictor beside the stable one; KServe accepts "
+        "it only with --runtime stock), Knative mode canaryTrafficPercent. End it with --promote",
+    ),
     "mode": (str, "deployment mode: Standard (default) or Knative"),
     "namespace": (str, "namespace (default: default; the dev overlay adds -dev)"),
     "image": (str, "predictor image (default NAME:vN, built from deploy/NAME/Dockerfile)"),
     "service_account": (str, "service account of the predictor pods"),
-    "runtime": (str, "custom (default: the generated predictor), or a stock runtime: pytorch, mlflow"),
-    "storage_uri": (str, "model location for a stock runtime (s3://, gs://, pvc://, hf://, ...)"),
+    "runtime": (
+        str,
+        "predictor (default): the generated predictor image; stock: KServe's own runtime for the captured "
+        "model (huggingface for a transformers save_pretrained model, xgboost, lightgbm), its files laid out "
+        "in deploy/NAME/model/ to upload to --storage-uri (the notebook's predict code does not run there); "
+        "pytorch, mlflow: that model format, files of your own",
+    ),
+    "storage_uri": (
+        str,
+        "where KServe downloads the model from, for --runtime stock/pytorch/mlflow: s3://BUCKET/PATH, "
+        "gs://BUCKET/PATH, pvc://CLAIM/PATH, https://HOST/FILE, hf://ORG/MODEL",
+    ),
     "batcher": (str, "true: put KServe's batcher in front of the predictor"),
     "max_batch_size": (str, "batcher: largest batch"),
     "max_latency_ms": (str, "batcher: longest wait for a batch, in milliseconds"),
@@ -52,7 +67,9 @@ def register(subparsers: Any) -> None:
         "manifests",
         help="write deploy/NAME/: InferenceService, Dockerfile, kustomize base and overlays",
         description="Write deploy/NAME/ for the current version of NAME (or NAME@vN). Options given here "
-        "override the %%deploy magic line, which overrides deploy.yaml.",
+        "override the %%deploy magic line, which overrides deploy.yaml. Nothing is written when an option is "
+        "wrong or the result does not validate. Canary: NAME@vN --canary P splits traffic between the version "
+        "deploy/NAME/ serves now and vN; NAME --promote then makes vN the only version (and CURRENT).",
     )
     manifests.add_argument("spec", metavar="NAME[@vN]")
     for option, (kind, text) in MANIFEST_FLAGS.items():
@@ -63,6 +80,11 @@ def register(subparsers: Any) -> None:
             manifests.add_argument(flag, dest=option, nargs="?", const="true", help=text)
         else:
             manifests.add_argument(flag, dest=option, type=kind, help=text)
+    manifests.add_argument(
+        "--promote",
+        action="store_true",
+        help="end the canary of deploy/NAME/: write its new version alone and point CURRENT at it",
+    )
     manifests.add_argument("--commit", action="store_true", help="git commit deploy/NAME/ and the version directory")
     add_root(manifests)
     add_json(manifests)
@@ -111,10 +133,15 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
 def run_manifests(args: argparse.Namespace) -> int:
     from ..manifests import write_manifests
 
-    result = write_manifests(args.root, args.spec, cli_options(args), commit=args.commit)
+    result = write_manifests(args.root, args.spec, cli_options(args), commit=args.commit, promote=args.promote)
     lines = [
         f"{'wrote' if result['changed'] else 'unchanged'} {result['directory']} ({result['name']} {result['version']})"
     ]
+    if result["canary"]:
+        canary = result["canary"]
+        lines.append(f"  canary: {canary['percent']}% to {canary['version']}, the rest to {canary['stable']}")
+    if result["model_format"]:
+        lines.append(f"  KServe {result['model_format']} runtime: upload the model as UPLOAD.txt says")
     lines += [f"  {path}" for path in result["files"]]
     if args.commit:
         lines.append(f"committed {result['commit']}" if result["commit"] else "nothing to commit")

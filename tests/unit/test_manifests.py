@@ -74,7 +74,7 @@ def test_gpu_deployment_requests_gpus_tolerates_taint_and_gets_shared_memory(mak
     assert "FROM nvidia/cuda:" in dockerfile and "download.pytorch.org/whl/cu" in dockerfile
 
 
-def test_autoscaling_canary_batcher_and_env_references(make_version, isvc_oracle):
+def test_autoscaling_batcher_and_env_references(make_version, isvc_oracle):
     root = make_version()
     write_manifests(
         root,
@@ -84,7 +84,6 @@ def test_autoscaling_canary_batcher_and_env_references(make_version, isvc_oracle
             "max_replicas": 6,
             "scale_metric": "cpu",
             "scale_target": 70,
-            "canary": 10,
             "batcher": True,
             "max_batch_size": 16,
             "max_latency_ms": 50.0,
@@ -104,7 +103,7 @@ def test_autoscaling_canary_batcher_and_env_references(make_version, isvc_oracle
         "cpu",
         70,
     )
-    assert spec["canaryTrafficPercent"] == 10
+    assert "canaryTrafficPercent" not in spec
     assert spec["batcher"] == {"maxBatchSize": 16, "maxLatency": 50}
     assert spec["serviceAccountName"] == "churn-sa"
     assert document["metadata"]["namespace"] == "ml"
@@ -145,9 +144,7 @@ def test_overlays_render_with_kubectl_kustomize_and_validate(make_version, isvc_
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl (with kustomize) is needed to render the overlays"
     root = make_version()
-    write_manifests(
-        root, "churn", {"gpu": 1, "canary": 20, "max_replicas": 4, "image": "registry.example.com/ml/churn"}
-    )
+    write_manifests(root, "churn", {"gpu": 1, "max_replicas": 4, "image": "registry.example.com/ml/churn"})
     rendered = {}
     for environment in ("dev", "prod"):
         output = subprocess.run(
@@ -162,8 +159,7 @@ def test_overlays_render_with_kubectl_kustomize_and_validate(make_version, isvc_
     dev, prod = rendered["dev"], rendered["prod"]
     assert dev["metadata"]["namespace"] == "default-dev" and prod["metadata"]["namespace"] == "default"
     assert (dev["spec"]["predictor"]["minReplicas"], dev["spec"]["predictor"]["maxReplicas"]) == (1, 1)
-    assert "canaryTrafficPercent" not in dev["spec"]["predictor"]
-    assert prod["spec"]["predictor"]["canaryTrafficPercent"] == 20
+    assert prod["spec"]["predictor"]["maxReplicas"] == 4
     assert prod["spec"]["predictor"]["containers"][0]["image"] == "registry.example.com/ml/churn:v1"
     assert prod["metadata"]["labels"]["jupyter-deploy/environment"] == "prod"
 
@@ -171,7 +167,7 @@ def test_overlays_render_with_kubectl_kustomize_and_validate(make_version, isvc_
 def test_regeneration_is_byte_identical(make_version, tmp_path):
     options = {
         "gpu": 1,
-        "canary": 5,
+        "cpu_limit": "1500m",
         "env_secret": ["API_TOKEN=creds/token"],
         "toleration": ["a=b:NoExecute"],
     }
@@ -204,6 +200,20 @@ def test_new_version_changes_only_what_differs(make_version):
         ({"gpu": 1.5}, "--gpu"),
         ({"min_replicas": 5, "max_replicas": 2}, "--min-replicas"),
         ({"canary": 101}, "--canary"),
+        ({"canary": 0}, "--canary"),
+        ({"canary": 100}, "--canary"),
+        ({"cpu": "-1"}, "--cpu"),
+        ({"memory": "-2Gi"}, "--memory"),
+        ({"cpu": "2", "cpu_limit": "500m"}, "--cpu-limit"),
+        ({"memory": "4Gi", "memory_limit": "2Gi"}, "--memory-limit"),
+        ({"shm_size": "-1Gi"}, "--shm-size"),
+        ({"runtime": "tensorflow"}, "--runtime"),
+        ({"runtime": "stock", "storage_uri": "s3://models/churn/v1"}, "--runtime stock"),
+        ({"runtime": "predictor", "storage_uri": "s3://models/churn/v1"}, "--storage-uri"),
+        ({"runtime": "mlflow", "storage_uri": "s3://models/churn", "shm_size": "1Gi"}, "--shm-size"),
+        ({"runtime": "pytorch", "storage_uri": "s3:///churn"}, "--storage-uri"),
+        ({"runtime": "pytorch", "storage_uri": "pvc://Bad_Claim/churn"}, "--storage-uri"),
+        ({"runtime": "pytorch", "storage_uri": "https:///churn"}, "--storage-uri"),
         ({"scale_metric": "gpu-util"}, "--scale-metric"),
         ({"scale_metric": "rps"}, "--mode Knative"),
         ({"mode": "Serverless"}, "--mode"),
@@ -217,7 +227,7 @@ def test_new_version_changes_only_what_differs(make_version):
 )
 def test_bad_options_fail_clearly_and_leave_existing_files_untouched(make_version, options, flag):
     root = make_version()
-    write_manifests(root, "churn", {"canary": 10})
+    write_manifests(root, "churn", {"gpu": 1})
     before = snapshot(root / "deploy/churn")
     with pytest.raises(OptionsError) as caught:
         write_manifests(root, "churn", options)
@@ -249,7 +259,7 @@ def test_add_to_kustomization_is_kept_when_regenerating(make_version):
     (base / "retrain-cronjob.yaml").write_text("apiVersion: batch/v1\nkind: CronJob\n")
     assert add_to_kustomization(root / "deploy/churn", "retrain-cronjob.yaml") is True
     assert add_to_kustomization(root / "deploy/churn", "retrain-cronjob.yaml") is False
-    write_manifests(root, "churn", {"canary": 30})
+    write_manifests(root, "churn", {"gpu": 1})
     resources = yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
     assert resources == ["inferenceservice.yaml", "retrain-cronjob.yaml"]
     assert (base / "retrain-cronjob.yaml").is_file()
@@ -259,11 +269,16 @@ def test_add_to_kustomization_is_kept_when_regenerating(make_version):
 
 def test_cli_manifests_json_and_error_exit(make_version, capsys):
     root = make_version()
-    code = main(["manifests", "churn", "--root", str(root), "--gpu", "1", "--canary", "10", "--json"])
+    code = main(["manifests", "churn", "--root", str(root), "--gpu", "1", "--cpu=500m", "--json"])
     assert code == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["changed"] is True and data["version"] == "v1"
-    assert isvc(root)["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert data["changed"] is True and data["version"] == "v1" and data["canary"] is None
+    assert isvc(root)["spec"]["predictor"]["containers"][0]["resources"]["requests"]["cpu"] == "500m"
+    for flags in (["--cpu", "-1"], ["--memory=-2Gi"], ["--cpu", "2", "--cpu-limit", "1"], ["--canary", "5"]):
+        assert main(["manifests", "churn", "--root", str(root), *flags]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"jupyter-deploy: error: {flags[-2 if len(flags) > 1 else 0].split('=')[0]}")
+        assert "\n" not in err
     assert main(["manifests", "churn", "--root", str(root), "--canary", "150"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("jupyter-deploy: error: --canary") and "\n" not in err

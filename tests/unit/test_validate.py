@@ -18,7 +18,7 @@ ISVC = "deploy/churn/base/inferenceservice.yaml"
 @pytest.fixture
 def generated(make_version) -> Path:
     root = make_version()
-    write_manifests(root, "churn", {"gpu": 1, "canary": 10, "max_replicas": 3})
+    write_manifests(root, "churn", {"gpu": 1, "max_replicas": 3, "cpu_limit": "2"})
     return root
 
 
@@ -64,9 +64,37 @@ def test_typo_deep_inside_a_container(generated):
             "greater",
         ),
         (
-            lambda d: d["spec"]["predictor"].update(canaryTrafficPercent=150),
+            lambda d: d["spec"]["predictor"].update(canaryTrafficPercent=10),
             "spec.predictor.canaryTrafficPercent",
-            "0..100",
+            "use spec.canary",
+        ),
+        (
+            lambda d: (
+                d["metadata"]["annotations"].update({"serving.kserve.io/deploymentMode": "Knative"}),
+                d["spec"]["predictor"].update(canaryTrafficPercent=150),
+            ),
+            "spec.predictor.canaryTrafficPercent",
+            "1 to 99",
+        ),
+        (
+            lambda d: d["spec"]["predictor"]["containers"][0]["resources"]["requests"].update(cpu="-1"),
+            "spec.predictor.containers[0].resources.requests.cpu",
+            "negative",
+        ),
+        (
+            lambda d: d["spec"]["predictor"]["containers"][0]["resources"]["limits"].update(memory="-2Gi"),
+            "spec.predictor.containers[0].resources.limits.memory",
+            "negative",
+        ),
+        (
+            lambda d: d["spec"]["predictor"]["containers"][0]["resources"]["limits"].update(cpu="500m"),
+            "spec.predictor.containers[0].resources.limits.cpu",
+            "below the request",
+        ),
+        (
+            lambda d: d["spec"]["predictor"]["containers"][0]["resources"]["limits"].update(memory="1e9"),
+            "spec.predictor.containers[0].resources.limits.memory",
+            "below the request 2Gi",
         ),
         (lambda d: d["spec"]["predictor"].update(scaleMetric="rps"), "spec.predictor.scaleMetric", "Knative"),
         (
