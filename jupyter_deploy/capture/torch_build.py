@@ -102,12 +102,22 @@ def class_reference(cls: type, namespace: dict[str, Any]) -> tuple[str, frozense
         raise NotRebuildable(f"its class {qualname} is defined inside a function, so the predictor cannot name it")
     root = qualname.split(".")[0]
     if module == "__main__":
+        if _resolve_qualname(namespace.get(root), qualname) is not cls:
+            raise NotRebuildable(
+                f"its class {qualname} was defined again after it was created: run the cell that creates it again"
+            )
         return qualname, frozenset({root}), frozenset()
     top = module.split(".")[0]
     if namespace.get(root) is _resolve(module, root):
         # the notebook imports the class (or its outer class): the predictor copies that import
         return qualname, frozenset({root}), frozenset({top})
     return f"__import__({module!r}, fromlist=[{root!r}]).{qualname}", frozenset(), frozenset({top})
+
+
+def _resolve_qualname(value: Any, qualname: str) -> Any:
+    for part in qualname.split(".")[1:]:
+        value = getattr(value, part, None)
+    return value
 
 
 def _resolve(module: str, attribute: str) -> Any:

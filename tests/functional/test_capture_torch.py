@@ -228,3 +228,15 @@ def test_a_constructor_call_whose_arguments_changed_since_is_not_trusted(tmp_pat
     with pytest.raises(CaptureError, match=r"'len\(sizes\)' is computed by a call"):
         captured(tmp_path, "model", model, namespace={"Tied": Tied, "In": ["model = Tied(len(sizes))"]})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_notebook_class_defined_again_after_the_module_was_built_is_named(tmp_path: Path) -> None:
+    from capture_torch_models import Tied
+
+    from jupyter_deploy.exceptions import CaptureError
+
+    # what a kernel holds after the class cell ran again: model's class is no longer the name Tied
+    old_class = type("Tied", (Tied,), {"__module__": "__main__", "__qualname__": "Tied"})
+    namespace = {"Tied": type("Tied", (Tied,), {"__module__": "__main__"}), "In": ["model = Tied(4)"]}
+    with pytest.raises(CaptureError, match="Tied was defined again after it was created: run the cell"):
+        captured(tmp_path, "model", old_class(4), namespace=namespace)
