@@ -240,3 +240,13 @@ def test_a_notebook_class_defined_again_after_the_module_was_built_is_named(tmp_
     namespace = {"Tied": type("Tied", (Tied,), {"__module__": "__main__"}), "In": ["model = Tied(4)"]}
     with pytest.raises(CaptureError, match="Tied was defined again after it was created: run the cell"):
         captured(tmp_path, "model", old_class(4), namespace=namespace)
+
+
+def test_a_captured_tensor_loads_back_on_the_serving_device(tmp_path: Path) -> None:
+    import torch
+
+    with torch.inference_mode():
+        tensor = torch.arange(12.0).reshape(3, 4).t()  # an inference tensor, not contiguous
+    saved, loaded = captured(tmp_path, "weights", tensor)
+    assert saved.filename == "weights.safetensors"
+    assert torch.equal(loaded, tensor) and loaded.device == torch.device("cpu")
