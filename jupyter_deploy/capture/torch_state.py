@@ -20,14 +20,14 @@ def save(name: str, module: Any, context: CaptureContext, reason: str) -> Saved:
     """``reason``: why ``torch.export`` was not used (said in the message when this fails too)."""
     from safetensors.torch import save_model
 
+    filename = f"{name}.state.safetensors"
     try:
         builder = find_builder(name, module, context)
-        cpu_module = on_cpu(module)
-    except Exception as error:  # NotRebuildable, or the copy to the CPU failing
+        # contiguous CPU tensors, shared ones once
+        save_model(on_cpu(module), str(context.directory / filename), force_contiguous=True)
+    except Exception as error:  # NotRebuildable, the copy to the CPU or the save failing
+        (context.directory / filename).unlink(missing_ok=True)
         raise CaptureError(_refusal(name, module, reason, error), name) from None
-    filename = f"{name}.state.safetensors"
-    # contiguous CPU tensors, shared ones once
-    save_model(cpu_module, str(context.directory / filename), force_contiguous=True)
     print(
         f"jupyter-deploy: {name!r} is saved as its state_dict ({reason}); the predictor rebuilds it with "
         f"{builder.call}",
