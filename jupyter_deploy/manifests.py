@@ -178,6 +178,9 @@ def predictor_context(
         "custom": custom,
         "image": _image(options, info)[0],
         "model_format": stock.model_format if stock else options.runtime,
+        # the CRD requires a container name in a canary's model (not in spec.predictor's, where KServe
+        # refuses one): the name of KServe's serving container
+        "container_name": None if autoscaled else "kserve-container",
         "model_args": list(stock.args) if stock else [],
         "protocol": "v2" if options.runtime == "mlflow" else None,
         "storage_uri": storage_uri,

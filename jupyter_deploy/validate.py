@@ -302,10 +302,15 @@ def _canary_problems(spec: dict[str, Any], mode: Any, file: str) -> Iterator[Pro
     if not isinstance(canaries, list) or not canaries:
         return
     if mode != "Standard":
-        yield Problem(file, "spec.canary", f"only Standard mode runs spec.canary, not {mode}: in Knative mode "
-                      "set spec.predictor.canaryTrafficPercent on the new version")  # fmt: skip
-    stable = spec.get("predictor") if isinstance(spec.get("predictor"), dict) else {}
-    implementations = [stable.get(name) for name in PREDICTOR_IMPLEMENTATIONS if isinstance(stable.get(name), dict)]
+        yield Problem(
+            file,
+            "spec.canary",
+            f"only Standard mode runs spec.canary, not {mode}: in Knative mode set "
+            "spec.predictor.canaryTrafficPercent on the new version",
+        )
+    found = spec.get("predictor")
+    stable: dict[str, Any] = found if isinstance(found, dict) else {}
+    implementations = [stable[name] for name in PREDICTOR_IMPLEMENTATIONS if isinstance(stable.get(name), dict)]
     if not any(isinstance(item.get("storageUri"), str) for item in implementations) and not _storage_env(stable):
         yield Problem(
             file,

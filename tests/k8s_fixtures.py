@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +33,8 @@ ISVC_CRD = "serving.kserve.io_inferenceservices.yaml"
 
 @pytest.fixture
 def make_version(tmp_path: Path) -> Callable[..., Path]:
-    """``make_version(name="churn", version="v1", options=None, requirements=None, root=tmp_path)``."""
+    """``make_version(name="churn", version="v1", options=None, requirements=None, root=tmp_path,
+    artifacts=[PATH, ...])``: ``artifacts`` are copied into ``artifacts/`` (see ``model_artifact``)."""
     from jupyter_deploy.models import VersionInfo
 
     def make(
@@ -42,10 +44,14 @@ def make_version(tmp_path: Path) -> Callable[..., Path]:
         requirements: list[str] | None = None,
         root: Path | None = None,
         notebook: str = "notebooks/churn.ipynb",
+        artifacts: list[Path] | None = None,
     ) -> Path:
         root = root or tmp_path
         directory = root / "deployments" / name / version
         (directory / "artifacts").mkdir(parents=True)
+        for artifact in artifacts or []:  # copied as a captured artifact of this version
+            target = directory / "artifacts" / artifact.name
+            (shutil.copytree if artifact.is_dir() else shutil.copyfile)(artifact, target)
         requirements = requirements if requirements is not None else ["numpy==2.1.0", "torch==2.13.0+cpu"]
         info = VersionInfo(
             name=name,
@@ -148,3 +154,68 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run([str(stop), str(state)], capture_output=True, timeout=60, check=False)
+
+
+# -- real model artifacts, saved by their own libraries (for --runtime stock) ----------------------------
+def _xgboost_model(directory: Path) -> Path:
+    import numpy as np
+    import xgboost as xgb
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(64, 3))
+    booster = xgb.train({"max_depth": 2, "nthread": 1}, xgb.DMatrix(features, label=features[:, 0] > 0), 4)
+    path = directory / "model.xgb.ubj"
+    booster.save_model(str(path))
+    return path
+
+
+def _lightgbm_model(directory: Path) -> Path:
+    import lightgbm as lgb
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3))
+    data = lgb.Dataset(features, label=features[:, 0] + features[:, 1])
+    booster = lgb.train({"num_leaves": 4, "verbose": -1, "num_threads": 1}, data, num_boost_round=3)
+    path = directory / "model.lgb.txt"
+    path.write_text(booster.model_to_string(), encoding="utf-8")
+    return path
+
+
+def _gpt2_model(directory: Path) -> Path:
+    """A tiny GPT-2 built from a config, with a byte-level BPE tokenizer trained offline."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"])
+    bpe.train_from_iterator(["churn happens when customers leave", "models serve predictions"] * 20, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=bpe.get_vocab_size(), n_positions=32, n_embd=16, n_layer=1, n_head=2)
+    path = directory / "generator.hf"
+    GPT2LMHeadModel(config).save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return path
+
+
+MODEL_ARTIFACTS: dict[str, Callable[[Path], Path]] = {
+    "xgboost": _xgboost_model,
+    "lightgbm": _lightgbm_model,
+    "huggingface": _gpt2_model,
+}
+
+
+@pytest.fixture(scope="session")
+def model_artifact(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``model_artifact(kind) -> Path``: one real artifact per kind, saved once per session (read-only use)."""
+    saved: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in saved:
+            saved[kind] = MODEL_ARTIFACTS[kind](tmp_path_factory.mktemp(kind))
+        return saved[kind]
+
+    return get
