@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import OptionsError
+from .runtime.batchcheck import problem
 
 
 def batching_requested(options: dict[str, Any]) -> bool:
@@ -53,35 +54,6 @@ def check_batching(version_dir: Path, options: dict[str, Any], timeout: float = 
             "make predict return one output row per input row, or drop --max-batch-size",
             "max_batch_size",
         )
-
-
-def problem(model: Any) -> str | None:
-    """Why ``model`` (a loaded NotebookModel) cannot batch, or None when it can."""
-    from .parity import compare
-    from .runtime.batching import concat, split
-
-    example = model.to_device(model.load_example_input())
-    shape = getattr(example, "shape", None)
-    if not hasattr(example, "dtype") or not shape:
-        return f"example_input is a {type(example).__name__}, not a tensor or array with a batch dimension"
-    rows = int(shape[0])
-    alone = model.infer(example)
-    out_shape = list(getattr(alone, "shape", []) or [])
-    if not out_shape or out_shape[0] != rows:
-        return f"predict(example_input) with {rows} rows returned shape {out_shape or type(alone).__name__}"
-    stacked = model.infer(concat([example, example[:1]]))
-    try:
-        first, second = split(stacked, [rows, 1])
-    except Exception:  # the batch dimension was not kept for another batch size
-        return f"predict of {rows + 1} rows returned shape {list(getattr(stacked, 'shape', []))}"
-    for label, actual, expected in (
-        ("stacked with another request", first, alone),
-        ("a row run in a batch", second, model.infer(example[:1])),
-    ):
-        ok, _, detail = compare(actual, expected)
-        if not ok:
-            return f"rows are not independent: {label} gives a different result ({detail})"
-    return None
 
 
 def load_predictor_class(version_dir: Path) -> Any:

@@ -141,7 +141,7 @@ class NotebookModel(kserve.Model):
         """At server start: refuse batching a predictor whose rows are not independent (one clear error)."""
         if not self.batching:
             return
-        from ..batchcheck import problem
+        from .batchcheck import problem
 
         reason = problem(self)
         if reason:
