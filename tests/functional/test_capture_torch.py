@@ -71,40 +71,32 @@ def version(project: Path) -> Path:
     return project / "deployments" / "m" / "v1"
 
 
-def test_predict_that_builds_its_own_tensor_from_numpy_exports_a_cpu_program(project: Path) -> None:
-    """The module's input is created under inference mode (from the request): torch.export still traces it."""
+SCORER_CLASS = """class Scorer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, features, mask=None, *, temperature=1.0):
+        return self.linear(features).squeeze(-1) * mask / temperature"""
+
+
+def test_tensors_predict_builds_itself_and_keyword_inputs_export_to_cpu_programs(project: Path) -> None:
+    """The modules' inputs are created under inference mode from the request (torch.from_numpy), and one
+    module is called with keyword inputs: torch.export traces both."""
     info = exported(
         project,
         IMPORTS + "\nmodel = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).eval()",
-        "%%deploy example\nexample_input = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)",
-        "%%deploy predict\ndef predict(x):\n"
-        "    return model(torch.from_numpy(np.asarray(x, dtype=np.float32))).softmax(-1)",
-        ORACLE,
-    )
-    assert info["artifacts"] == {"model": "model.pt2"}
-    with zipfile.ZipFile(version(project) / "artifacts" / "model.pt2") as program:
-        assert not any(b"cuda" in program.read(member) for member in program.namelist())
-    assert len(expected(project)) == 2
-
-
-def test_module_called_with_keyword_inputs_exports(project: Path) -> None:
-    info = exported(
-        project,
-        IMPORTS,
-        """class Scorer(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(3, 1)
-
-    def forward(self, features, mask=None, *, temperature=1.0):
-        return self.linear(features).squeeze(-1) * mask / temperature""",
+        SCORER_CLASS,
         "scorer = Scorer().eval()",
-        "%%deploy example\nexample_input = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.5, 0.5, 0.5]]",
-        "%%deploy predict\ndef predict(rows):\n    x = torch.tensor(rows)\n"
-        "    return scorer(x, mask=torch.ones(x.shape[0]), temperature=torch.tensor(2.0))",
+        "%%deploy example\nexample_input = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0, 0, 1]], dtype=np.float32)",
+        "%%deploy predict\ndef predict(x):\n    t = torch.from_numpy(np.asarray(x, dtype=np.float32))\n"
+        "    return scorer(model(t), mask=torch.ones(t.shape[0]), temperature=torch.tensor(2.0))",
         ORACLE,
     )
-    assert info["artifacts"] == {"scorer": "scorer.pt2"}
+    assert info["artifacts"] == {"model": "model.pt2", "scorer": "scorer.pt2"}
+    for name in info["artifacts"].values():
+        with zipfile.ZipFile(version(project) / "artifacts" / name) as program:
+            assert not any(b"cuda" in program.read(member) for member in program.namelist())
     assert len(expected(project)) == 3
 
 
