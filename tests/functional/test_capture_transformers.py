@@ -162,15 +162,16 @@ def test_served_gpt2_answers_v1_and_v2_with_the_notebooks_text(gpt: dict[str, An
     assert v2(gpt_server, OTHERS) == on_others
 
 
-def test_served_text_over_kserves_own_v2_client(gpt: dict[str, Any], gpt_server: Any) -> None:
-    """KServe's InferInput with BYTES (what its own clients send) in, a BYTES output back."""
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_served_text_over_kserves_own_v2_client(gpt: dict[str, Any], gpt_server: Any, binary: bool) -> None:
+    """KServe's InferInput with BYTES (what its own clients send, as JSON or a binary body) in, BYTES back."""
     import asyncio
 
     import numpy as np
     from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
     tensor = InferInput(name="text", shape=[len(OTHERS)], datatype="BYTES")
-    tensor.set_data_from_numpy(np.array(OTHERS, dtype=object), binary_data=False)
+    tensor.set_data_from_numpy(np.array([text.encode() for text in OTHERS], dtype=object), binary_data=binary)
 
     async def call() -> Any:
         client = InferenceRESTClient(RESTConfig(protocol="v2", retries=0))
