@@ -173,13 +173,21 @@ def prepare_project(notebook: Path, project: Path) -> Path:
 
 
 def _error_line(stderr: str, project: Path) -> str:
+    """The CLI's error line; when the error goes on over several lines (a traceback from the parity process), its
+    first line and its last (the exception) joined, so the line still says what broke."""
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
-    chosen = next((line for line in lines if line.startswith("jupyter-deploy: error:")), lines[-1] if lines else "")
+    start = next((i for i, line in enumerate(lines) if line.startswith("jupyter-deploy: error:")), None)
+    if start is None:
+        chosen = lines[-1] if lines else ""
+    elif start < len(lines) - 1:
+        chosen = f"{lines[start]} ... {lines[-1]}"
+    else:
+        chosen = lines[start]
     return chosen.replace(str(project.resolve()), "<project>").replace(str(project), "<project>")
 
 
 def export_execute(notebook: Path, project: Path, timeout: float = 600) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``jupyter-deploy export --execute COPY --json`` (no --allow-pickle) -> (export result, the notebook's answers)."""
+    """``jupyter-deploy export --execute COPY --json`` without --allow-pickle -> (its result, the notebook's answers)."""
     copy = prepare_project(notebook, project)
     answers = project / "corpus-answers.json"
     env = {**os.environ, ANSWERS_VARIABLE: str(answers)}
@@ -250,8 +258,8 @@ def v2_body(request: dict[str, Any]) -> dict[str, Any] | None:
     if request["kind"] == "list":
         array = np.asarray(request["value"], dtype=object)
         if array.size and all(isinstance(item, str) for item in array.ravel()):
-            shape = list(array.shape)
-            return {"inputs": [{"name": "input-0", "shape": shape, "datatype": "BYTES", "data": array.ravel().tolist()}]}
+            tensor = {"name": "input-0", "shape": list(array.shape), "datatype": "BYTES", "data": array.ravel().tolist()}
+            return {"inputs": [tensor]}
     return None
 
 
@@ -333,7 +341,8 @@ def run_entry(entry: dict[str, Any], project: Path) -> dict[str, Any]:
     result, answers = export_execute(NOTEBOOKS / entry["notebook"], project)
     cases = answers["cases"]
     if len(cases) != 1 + entry["check_rows"]:
-        raise CorpusFailure(f"the notebook defines {len(cases) - 1} check_inputs, corpus.yaml says {entry['check_rows']}")
+        defined = len(cases) - 1
+        raise CorpusFailure(f"the notebook defines {defined} check_inputs, corpus.yaml says {entry['check_rows']}")
     info = result["info"]
     with served(project, f"{info['name']}@{info['version']}") as description:
         sent_v2 = check_served(description, cases, entry.get("v2", True))
