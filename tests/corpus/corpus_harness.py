@@ -187,7 +187,7 @@ def _error_line(stderr: str, project: Path) -> str:
 
 
 def export_execute(notebook: Path, project: Path, timeout: float = 600) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``jupyter-deploy export --execute COPY --json`` without --allow-pickle -> (its result, the notebook's answers)."""
+    """``jupyter-deploy export --execute COPY --json``, no --allow-pickle -> (its result, the notebook's answers)."""
     copy = prepare_project(notebook, project)
     answers = project / "corpus-answers.json"
     env = {**os.environ, ANSWERS_VARIABLE: str(answers)}
@@ -258,8 +258,8 @@ def v2_body(request: dict[str, Any]) -> dict[str, Any] | None:
     if request["kind"] == "list":
         array = np.asarray(request["value"], dtype=object)
         if array.size and all(isinstance(item, str) for item in array.ravel()):
-            tensor = {"name": "input-0", "shape": list(array.shape), "datatype": "BYTES", "data": array.ravel().tolist()}
-            return {"inputs": [tensor]}
+            data = array.ravel().tolist()
+            return {"inputs": [{"name": "input-0", "shape": list(array.shape), "datatype": "BYTES", "data": data}]}
     return None
 
 

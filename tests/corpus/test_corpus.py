@@ -28,8 +28,10 @@ def test_served_version_answers_what_the_notebook_computed(entry: dict[str, Any]
         run_entry(entry, tmp_path / "project")
     except CorpusFailure as failure:
         if expected and failure.line != expected:
-            pytest.fail(f"{entry['name']} fails differently than corpus.yaml records:\n  now:      {failure.line}\n"
-                        f"  recorded: {expected}\n{failure}")
+            pytest.fail(
+                f"{entry['name']} fails differently than corpus.yaml records:\n  now:      {failure.line}\n"
+                f"  recorded: {expected}\n{failure}"
+            )
         raise
 
 
