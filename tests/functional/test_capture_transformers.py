@@ -18,7 +18,6 @@ import httpx
 import pytest
 from notebooks import make_notebook
 
-pytestmark = [pytest.mark.kernel, pytest.mark.server, pytest.mark.slow]
 CLI = [str(Path(sys.executable).parent / "jupyter-deploy")]
 
 OTHERS = ["jupyter deploys models", "a lazy dog", "ünïcode wörds", ""]
@@ -74,6 +73,11 @@ CLASSIFIER_CELLS = (
     "    return [f\"{scores[0]['label']} {scores[0]['score']:.4f}\" for scores in classifier(texts)]",
     ORACLE,
 )
+
+
+def kernel_and_server(test: Any) -> Any:
+    """A test that runs a notebook in a real kernel (``export --execute``) and serves it on KServe's server."""
+    return pytest.mark.kernel(pytest.mark.server(pytest.mark.slow(test)))
 
 
 def export(project: Path, notebook: str, *cells: str) -> subprocess.CompletedProcess[str]:
@@ -133,6 +137,7 @@ def v2(server: Any, texts: list[str]) -> Any:
     return output["data"]
 
 
+@kernel_and_server
 def test_gpt2_generate_exports_through_save_pretrained_without_pickle(gpt: dict[str, Any]) -> None:
     info = gpt["info"]
     assert info["artifacts"] == {"model": "model.hf", "tokenizer": "tokenizer.hf"}
@@ -153,6 +158,7 @@ def test_gpt2_generate_exports_through_save_pretrained_without_pickle(gpt: dict[
     assert len(set(on_example + on_others)) > 1 and all(isinstance(text, str) for text in on_example)
 
 
+@kernel_and_server
 def test_served_gpt2_answers_v1_and_v2_with_the_notebooks_text(gpt: dict[str, Any], gpt_server: Any) -> None:
     on_example, on_others = gpt["expected"]
     example = ["hello world", "the quick brown fox"]
@@ -162,6 +168,7 @@ def test_served_gpt2_answers_v1_and_v2_with_the_notebooks_text(gpt: dict[str, An
     assert v2(gpt_server, OTHERS) == on_others
 
 
+@kernel_and_server
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
 def test_served_text_over_kserves_own_v2_client(gpt: dict[str, Any], gpt_server: Any, binary: bool) -> None:
     """KServe's InferInput with BYTES (what its own clients send, as JSON or a binary body) in, BYTES back."""
@@ -186,6 +193,7 @@ def test_served_text_over_kserves_own_v2_client(gpt: dict[str, Any], gpt_server:
     assert [text.decode() if isinstance(text, bytes) else text for text in answer.outputs[0].data] == gpt["expected"][1]
 
 
+@kernel_and_server
 def test_pipeline_with_its_settings_is_served_with_the_notebooks_labels(hf_project: Path) -> None:
     from jupyter_deploy.serve import start_server
 
@@ -206,6 +214,7 @@ def test_pipeline_with_its_settings_is_served_with_the_notebooks_labels(hf_proje
         server.stop()
 
 
+@kernel_and_server
 def test_tokenizer_without_its_vocabulary_files_is_refused_in_one_line(project: Path) -> None:
     cells = (
         "import tempfile\nfrom pathlib import Path\nfrom transformers import PhobertTokenizer\n"
@@ -223,3 +232,45 @@ def test_tokenizer_without_its_vocabulary_files_is_refused_in_one_line(project: 
     assert "'tokenizer'" in lines[0] and "PhobertTokenizer" in lines[0] and "save_pretrained" in lines[0]
     assert not (project / "deployments" / "m" / "v1").exists()
     assert not list((project / "deployments" / "m").glob(".staging-*"))
+
+
+def test_only_transformers_own_classes_are_saved_and_rebuilt(tmp_path: Path) -> None:
+    """In-process: a subclass defined outside transformers is refused; the loader builds nothing else either."""
+    import transformers
+
+    from jupyter_deploy.capture import CaptureContext, capture
+    from jupyter_deploy.exceptions import CaptureError
+    from jupyter_deploy.runtime.loaders.transformers import transformers_class
+
+    class Custom(transformers.GPT2LMHeadModel):
+        pass
+
+    config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=16, vocab_size=32)
+    with pytest.raises(CaptureError, match="not one of transformers' own classes"):
+        capture("model", Custom(config), CaptureContext(directory=tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert transformers_class("GPT2LMHeadModel") is transformers.GPT2LMHeadModel
+    for name in ("logging", "torch", "os.system", "__builtins__", "is_torch_available", "TensorType"):
+        with pytest.raises(ValueError, match="not a class of the transformers package"):
+            transformers_class(name)
+
+
+def test_image_processor_and_feature_extractor_round_trip(tmp_path: Path) -> None:
+    import numpy as np
+    import transformers
+
+    from jupyter_deploy.capture import CaptureContext, capture
+    from jupyter_deploy.runtime.artifacts import load_artifact
+
+    context = CaptureContext(directory=tmp_path)
+    image = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    images = transformers.ViTImageProcessor(size={"height": 8, "width": 8}, image_mean=[0.1, 0.2, 0.3])
+    audio = transformers.Wav2Vec2FeatureExtractor(sampling_rate=8000, do_normalize=False)
+    for name, value in (("images", images), ("audio", audio)):
+        saved = capture(name, value, context)
+        assert saved.filename == f"{name}.hf" and saved.arguments == {"cls": f'"{type(value).__name__}"'}
+        back = load_artifact(tmp_path / saved.filename, cls=type(value).__name__)
+        assert type(back) is type(value) and back.to_dict() == value.to_dict()
+    back = load_artifact(tmp_path / "images.hf", cls=type(images).__name__)
+    expected = images(image, return_tensors="np")["pixel_values"]
+    assert np.array_equal(back(image, return_tensors="np")["pixel_values"], expected)

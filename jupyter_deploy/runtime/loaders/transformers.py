@@ -58,7 +58,8 @@ def transformers_class(name: str) -> Any:
     import transformers
 
     found = getattr(transformers, name, None) if name.isidentifier() else None
-    if not isinstance(found, type) or not found.__module__.startswith("transformers."):
+    own = isinstance(found, type) and found.__module__.startswith("transformers.")
+    if not own or not hasattr(found, "from_pretrained"):
         raise ValueError(f"{name!r} is not a class of the transformers package")
     return found
 
