@@ -56,9 +56,15 @@ def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
     Standard-library modules and modules that belong to no installed distribution (local files) are
     left out, and so is this tool: a version carries its own runtime and serves without it.
     """
+    lines = pin_modules(modules, RUNTIME_DISTRIBUTIONS)
+    return lines + [extra for extra in extras if extra not in lines]
+
+
+def pin_modules(modules: Iterable[str], distributions: Iterable[str] = ()) -> list[str]:
+    """Sorted ``name==version`` lines for ``distributions`` and those providing ``modules`` (not this tool)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    names: set[str] = set(RUNTIME_DISTRIBUTIONS)
+    names: set[str] = set(distributions)
     for module in modules:
         if module in sys.stdlib_module_names or module in ("jupyter_deploy", "_jd_runtime"):
             continue
@@ -70,5 +76,4 @@ def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
             pins[name.lower()] = f"{name}=={version(name).split('+')[0]}"
         except PackageNotFoundError:
             continue
-    lines = sorted(pins.values(), key=str.lower)
-    return lines + [extra for extra in extras if extra not in lines]
+    return sorted(pins.values(), key=str.lower)

@@ -24,6 +24,7 @@ from .manifest_options import canary_problem, quantity_problem
 
 CRONJOB_FILE = "retrain-cronjob.yaml"
 TEMPLATE = "manifests/retrain-cronjob.yaml.j2"
+TRAIN_DOCKERFILE = "manifests/train.Dockerfile.j2"
 WORKDIR = "/workspace"
 KUBERNETES_VERSION = "1.30.0"  # the schema kubernetes-validate checks against (CronJob is batch/v1 since 1.21)
 OPTIONAL_SECRET_KEYS = (
@@ -161,18 +162,58 @@ def write_schedule(root: str | Path, request: ScheduleRequest) -> dict[str, Any]
             f"{kustomization} does not exist: generate the manifests first (jupyter-deploy manifests {name})"
         )
     path = directory / CRONJOB_FILE
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{CRONJOB_FILE}-")
-    with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temp, path)
+    image_files = render_training_image(root, request, name)
+    for relative, content in [*image_files.items(), (path.relative_to(directory.parent).as_posix(), text)]:
+        _write_atomic(directory.parent / relative, content)
     add_to_kustomization(directory.parent, CRONJOB_FILE)
     return {
         "name": name,
         "path": str(path),
+        "image_files": [str(directory.parent / relative) for relative in image_files],
         "kustomization": str(kustomization),
         "schedule": document["spec"]["schedule"],
         "command": document["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"],
     }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+    os.replace(temp, path)
+
+
+def render_training_image(root: str | Path, request: ScheduleRequest, name: str) -> dict[str, str]:
+    """``train/Dockerfile`` and ``train/requirements.txt`` (relative to ``deploy/NAME/``): the image the
+    CronJob runs: the notebook's own imports pinned, then this tool by its distribution name."""
+    from . import DISTRIBUTION, __version__
+    from .extract import python_source
+    from .manifests import CUDA_BASE, PYTHON_VERSION, TORCH_INDEX, UID
+    from .notebook import read_notebook
+    from .render import environment
+    from .requirements import imported_modules, pin_modules
+
+    root = Path(root).resolve()
+    notebook = _relative_to_root(request.notebook, root, "the notebook")
+    sources = [python_source(cell.source) for cell in read_notebook(root / notebook).cells]
+    requirements = pin_modules(imported_modules(sources))
+    uses_torch = any(line.startswith("torch==") for line in requirements)
+    context = {
+        "name": name,
+        "notebook": notebook,
+        "cronjob_file": CRONJOB_FILE,
+        "image": request.image or f"{name}-train:latest",
+        "gpu": request.gpu > 0,
+        "cuda_base": CUDA_BASE,
+        "python_version": PYTHON_VERSION,
+        "torch_index": f"{TORCH_INDEX}/{'cu126' if request.gpu else 'cpu'}" if uses_torch else None,
+        "tool": f"{DISTRIBUTION}=={__version__}",
+        "uid": 1000 if UID is None else UID,
+        "workdir": WORKDIR,
+    }
+    dockerfile = environment().get_template(TRAIN_DOCKERFILE).render(**context)
+    return {"train/Dockerfile": dockerfile, "train/requirements.txt": "\n".join(requirements) + "\n"}
 
 
 def _check(request: ScheduleRequest) -> None:

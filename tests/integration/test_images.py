@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,31 @@ def test_predictor_dockerfile_lints_clean_runs_as_non_root_and_never_installs_th
     assert keywords.index("USER") > keywords.index("COPY") and "USER 0" not in text and "USER root" not in text
     assert "jupyter-deploy" not in " ".join(line for line in text.splitlines() if line.startswith("RUN")).lower()
     assert "jupyter_deploy" not in text
+
+
+@pytest.mark.parametrize("gpu", [0, 1], ids=["cpu", "gpu"])
+def test_schedule_writes_the_training_image_it_runs(
+    tmp_path: Path, make_version: Callable[..., Path], gpu: int
+) -> None:
+    """The CronJob's image: the notebook's imports pinned, this tool by its own distribution name."""
+    from jupyter_deploy import DISTRIBUTION
+    from jupyter_deploy.schedule import ScheduleRequest, write_schedule
+
+    project = make_version(name="tiny", version="v1", root=tmp_path, notebook="tiny.ipynb")
+    shutil.copy(DATA / "retrain" / "tiny.ipynb", project / "tiny.ipynb")
+    write_manifests(project, "tiny")
+    result = write_schedule(project, ScheduleRequest(notebook="tiny.ipynb", cron="0 3 * * *", gpu=gpu))
+    train = project / "deploy" / "tiny" / "train"
+    assert sorted(Path(path).name for path in result["image_files"]) == ["Dockerfile", "requirements.txt"]
+    lint = hadolint(train / "Dockerfile")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    text = (train / "Dockerfile").read_text()
+    assert f"ARG TOOL={DISTRIBUTION}==" in text and "jupyter-deploy==" not in text
+    assert "COPY deploy/tiny/train/requirements.txt" in text and "COPY --chown=1000:1000 tiny.ipynb" in text
+    assert '"jupyter-deploy", "retrain"' in text and "USER 1000:1000" in text
+    requirements = (train / "requirements.txt").read_text().splitlines()
+    assert any(line.startswith("numpy==") for line in requirements)
+    assert not any(line.lower().startswith(("jupyter-deploy", "jupyter_deploy")) for line in requirements)
+    # the image is what the CronJob runs
+    cronjob = (project / "deploy" / "tiny" / "base" / "retrain-cronjob.yaml").read_text()
+    assert "image: tiny-train:latest" in cronjob
