@@ -23,8 +23,10 @@ pytestmark = pytest.mark.k8s
 def deployed(make_version, kubeconfig, request):
     """A project with deploy/NAME/ generated; NAME is unique per test; deleted afterwards."""
     name = "isvc-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].rstrip("-")
-    root = make_version(name=name)
-    write_manifests(root, name, {"canary": 10, "max_replicas": 3})
+    root = make_version(name=name, version="v1")
+    write_manifests(root, f"{name}@v1", {"mode": "Knative", "max_replicas": 3})
+    make_version(name=name, version="v2", root=root)
+    write_manifests(root, f"{name}@v2", {"canary": 10, "mode": "Knative", "max_replicas": 3})
     yield root, name
     with contextlib.suppress(NotFoundError):
         kube.delete(root, name, kubeconfig=kubeconfig)
@@ -42,14 +44,14 @@ def test_apply_dry_run_reapply_canary_status_delete(deployed, kubeconfig):
     again = kube.apply(root, name, kubeconfig=kubeconfig)
     assert again["objects"][0]["action"] == "unchanged"
 
-    write_manifests(root, name, {"canary": 50, "max_replicas": 3})
+    write_manifests(root, name, {"canary": 50, "mode": "Knative", "max_replicas": 3})
     assert kube.apply(root, name, dry_run=True, kubeconfig=kubeconfig)["objects"][0]["action"] == (
         "configured (dry run)"
     )
     assert kube.status(root, name, kubeconfig=kubeconfig)["canary"] == 10  # dry run changed nothing
     assert kube.apply(root, name, kubeconfig=kubeconfig)["objects"][0]["action"] == "configured"
     state = kube.status(root, name, kubeconfig=kubeconfig)
-    assert state["canary"] == 50 and state["version"] == "v1" and state["ready"] is False
+    assert state["canary"] == 50 and state["version"] == "v2" and state["ready"] is False
     assert state["namespace"] == "default"
 
     deleted = kube.delete(root, name, kubeconfig=kubeconfig)
@@ -152,3 +154,77 @@ def test_unknown_context_is_a_cluster_error(deployed, kubeconfig):
     root, name = deployed
     with pytest.raises(ClusterError, match="nowhere"):
         kube.apply(root, name, context="nowhere", kubeconfig=kubeconfig)
+
+
+# -- what the real API server makes of every kind of manifest we write -----------------------------------
+BUCKET = "s3://models-bucket/isvc"
+
+
+def _server_dry_run(kubeconfig, document: dict) -> dict:
+    """POST with dryRun=All: the server validates against the CRD's schema and prunes unknown fields."""
+    cluster = kube.Cluster(kubeconfig)
+    namespace = document["metadata"].get("namespace", "default")
+    path = f"/apis/serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices"
+    return cluster.request("POST", path, document, query=[("dryRun", "All")])
+
+
+def _scenario(root, name, kind, make_version, model_artifact) -> None:
+    """Write deploy/NAME/ for one kind of manifest (see the parametrization below)."""
+    if kind == "predictor-gpu":
+        make_version(name=name, root=root)
+        write_manifests(root, name, {"gpu": 2, "gpu_type": "NVIDIA-H200", "cpu_limit": "4", "memory_limit": "8Gi"})
+    elif kind.startswith("stock-"):
+        model = kind.removeprefix("stock-")
+        make_version(name=name, root=root, artifacts=[model_artifact(model)])
+        options = {"runtime": "stock", "storage_uri": f"{BUCKET}/{model}", "gpu": 1 if model == "huggingface" else 0}
+        write_manifests(root, name, options)
+    elif kind == "standard-canary":
+        make_version(name=name, version="v1", root=root, artifacts=[model_artifact("xgboost")])
+        options = {"runtime": "stock", "max_replicas": 3}
+        write_manifests(root, f"{name}@v1", {**options, "storage_uri": f"{BUCKET}/v1"})
+        make_version(name=name, version="v2", root=root, artifacts=[model_artifact("xgboost")])
+        write_manifests(root, f"{name}@v2", {**options, "storage_uri": f"{BUCKET}/v2", "canary": 20})
+    elif kind == "knative-canary":
+        make_version(name=name, version="v1", root=root)
+        write_manifests(root, f"{name}@v1", {"mode": "Knative"})
+        make_version(name=name, version="v2", root=root)
+        write_manifests(root, f"{name}@v2", {"mode": "Knative", "canary": 30})
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["predictor-gpu", "stock-xgboost", "stock-lightgbm", "stock-huggingface", "standard-canary", "knative-canary"],
+)
+def test_server_accepts_what_we_write_and_keeps_every_field(kind, kubeconfig, make_version, model_artifact, tmp_path):
+    name = f"dry-{kind}"
+    root = tmp_path / "project"
+    _scenario(root, name, kind, make_version, model_artifact)
+    sent = yaml.safe_load((root / f"deploy/{name}/base/inferenceservice.yaml").read_text())
+    returned = _server_dry_run(kubeconfig, sent)
+    # 1.20 prunes unknown fields silently and applies the CRD's defaults: the spec must come back as sent
+    assert returned["spec"] == sent["spec"]
+    for key in ("labels", "annotations"):
+        assert returned["metadata"][key] == sent["metadata"][key]
+    if kind == "standard-canary":
+        assert returned["spec"]["canary"][0]["predictor"]["name"] == "v2"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda canary: canary["predictor"]["model"].pop("name"), "spec.canary.predictor.model.name: Required"),
+        (lambda canary: canary.update(trafficPercent=150), "spec.canary.trafficPercent"),
+        (lambda canary: canary["predictor"].update(name="V2"), "spec.canary.predictor.name"),
+    ],
+)
+def test_server_refuses_a_broken_canary_as_our_oracle_does(
+    change, words, kubeconfig, make_version, model_artifact, tmp_path, isvc_oracle
+):
+    root = tmp_path / "project"
+    name = "dry-broken-canary"
+    _scenario(root, name, "standard-canary", make_version, model_artifact)
+    document = yaml.safe_load((root / f"deploy/{name}/base/inferenceservice.yaml").read_text())
+    change(document["spec"]["canary"][0])
+    assert isvc_oracle(document) != []
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        _server_dry_run(kubeconfig, document)
