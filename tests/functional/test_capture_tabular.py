@@ -236,9 +236,9 @@ def test_untrusted_skops_types_are_refused_at_serve_time(project: Path) -> None:
 
 def test_types_from_elsewhere_are_refused_at_export_or_pickled_when_allowed(project: Path) -> None:
     cells = (
-        SKLEARN_IMPORTS,
+        SKLEARN_IMPORTS + "\nfrom functools import partial",
         IRIS_FRAME,
-        "model = make_pipeline(FunctionTransformer(lambda x: x * 2), LogisticRegression(max_iter=300))"
+        "model = make_pipeline(FunctionTransformer(partial(np.multiply, 2.0)), LogisticRegression(max_iter=300))"
         ".fit(frame[numeric], labels)",
         "%%deploy example\nexample_input = frame[numeric].iloc[[0, 60]]",
         "%%deploy predict\ndef predict(rows):\n    return model.predict(rows)",
@@ -246,12 +246,28 @@ def test_types_from_elsewhere_are_refused_at_export_or_pickled_when_allowed(proj
     refused = export(project, *cells)
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
-    assert "__main__.<lambda>" in refused.stderr and "--allow-pickle" in refused.stderr
+    assert "functools.partial" in refused.stderr and "--allow-pickle" in refused.stderr
     assert not (project / "deployments" / "m" / "v1").exists()
 
     info = exported(project, *cells, options=("--allow-pickle",))
     assert info["artifacts"] == {"model": "model.pkl"}
     assert any(line.startswith("scikit-learn==") for line in info["requirements"])
+
+
+def test_lambdas_and_builtin_functions_are_never_trusted(tmp_path: Path) -> None:
+    import numpy as np
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from jupyter_deploy.capture import CaptureContext, capture
+    from jupyter_deploy.exceptions import CaptureError
+
+    rows = np.ones((3, 2))
+    for function, shown in ((lambda x: x, ".<lambda>"), (eval, "builtins.eval")):
+        model = make_pipeline(FunctionTransformer(function)).fit(rows)
+        with pytest.raises(CaptureError, match=shown.replace(".", "[.]")):
+            capture("model", model, CaptureContext(directory=tmp_path))
+        assert not list(tmp_path.iterdir())
 
 
 def test_xgboost_classifier_and_booster(project: Path, serve: Any) -> None:
