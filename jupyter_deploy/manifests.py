@@ -15,14 +15,14 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .exceptions import NotFoundError, OptionsError, ValidationError
+from .exceptions import NotFoundError, ValidationError
 from .manifest_canary import CANARY_ANNOTATION, STABLE_ANNOTATION
-from .manifest_options import GPU_PRODUCT_LABEL, GPU_RESOURCE, ManifestOptions, manifest_options
+from .manifest_options import GPU_PRODUCT_LABEL, GPU_RESOURCE, ManifestOptions
+from .manifest_plan import Rollout
 from .manifest_stock import MODEL_DIR, UPLOAD_NOTE, StockModel
 from .models import VersionInfo
 
@@ -103,24 +103,6 @@ def _image(options: ManifestOptions, info: VersionInfo) -> tuple[str, str, str |
 def _uses_torch(info: VersionInfo) -> bool:
     names = {re.split(r"[=<>!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower() for requirement in info.requirements}
     return bool(names & set(TORCH_PACKAGES))
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """What one InferenceService rolls out: ``info`` alone, or ``info`` as a canary beside ``stable``."""
-
-    info: VersionInfo
-    version_dir: Path
-    stock: StockModel | None = None  # --runtime stock: what KServe's runtime loads of ``info``
-    canary: int | None = None  # percent of the traffic on ``info``
-    stable: VersionInfo | None = None  # the version keeping the rest (Standard mode writes it too)
-    stable_stock: StockModel | None = None
-    stable_storage_uri: str | None = None
-
-    @property
-    def split(self) -> bool:
-        """Standard mode: both versions in the manifest (``spec.canary``)."""
-        return self.canary is not None and self.stable_storage_uri is not None
 
 
 def predictor_context(
@@ -340,6 +322,11 @@ def _same_tree(first: Path, second: Path) -> bool:
     return first.is_dir() and listing(first) == listing(second)
 
 
+def _skip_model_dir(target: Path) -> Any:
+    """copytree's ``ignore``: the top-level ``model/`` (stock model files, copied afresh) is not copied."""
+    return lambda directory, names: [MODEL_DIR] if Path(directory) == target and MODEL_DIR in names else []
+
+
 def _swap(stage: Path, target: Path) -> None:
     """Put ``stage`` where ``target`` is: rename the old one aside, rename the new one in, drop the old."""
     if not target.exists():
@@ -371,7 +358,7 @@ def generate(
     stage = Path(tempfile.mkdtemp(prefix=f".{options.name}-new-", dir=target.parent))
     try:
         if target.is_dir():
-            shutil.copytree(target, stage, dirs_exist_ok=True, symlinks=True)
+            shutil.copytree(target, stage, dirs_exist_ok=True, symlinks=True, ignore=_skip_model_dir(target))
         # what an earlier run generated and this one does not (a runtime switch) goes; others' files stay
         for relative in [*GENERATED, UPLOAD_NOTE]:
             if relative not in files:
@@ -416,66 +403,6 @@ def generate(
     }
 
 
-def plan(
-    root: str | Path, spec: str, cli_options: dict[str, Any] | None = None, promote: bool = False
-) -> tuple[ManifestOptions, Rollout]:
-    """Resolve ``NAME[@vN]`` and its options into what to write; every refusal happens here, before writing."""
-    from .manifest_canary import deployed, promoted_version, stable_version, standard_canary_problem
-    from .manifest_stock import stock_model, storage_uri_fit_problem
-    from .options import resolve_options
-    from .versions import read_info, resolve, version_path
-
-    cli = dict(cli_options or {})
-    name = spec.partition("@")[0]
-    current = deployed(isvc_path(root, name))
-    if promote:
-        if "@" in spec or cli.get("canary") is not None:
-            raise OptionsError(
-                f"--promote takes NAME alone: it makes the canary written in deploy/{name}/ the only version"
-            )
-        spec = f"{name}@{promoted_version(name, current)}"
-    info, version_dir = resolve(root, spec)
-    merged = resolve_options(root, info.name, recorded=info.options, cli=cli)
-    if promote and current is not None:
-        merged.pop("canary", None)  # from deploy.yaml or the magic line: promotion ends the split
-        merged["mode"] = cli.get("mode") or current.mode or merged.get("mode")
-        if current.canary_storage_uri and not cli.get("storage_uri"):
-            merged["storage_uri"] = current.canary_storage_uri
-            merged["runtime"] = cli.get("runtime") or "stock"
-    options = manifest_options(info.name, merged)
-    stock = stock_model(version_dir, gpu=options.gpu > 0) if options.runtime == "stock" else None
-    if stock is not None and options.storage_uri:
-        problem = storage_uri_fit_problem(stock, options.storage_uri)
-        if problem:
-            raise OptionsError(f"--storage-uri: {problem}", "storage_uri")
-    rollout = Rollout(info, version_dir, stock)
-    if options.canary is None:
-        return options, rollout
-    stable = read_info(version_path(root, name, stable_version(name, info.version, options.canary, current)))
-    assert current is not None
-    if current.mode and current.mode != options.mode:
-        raise OptionsError(
-            f"--canary: deploy/{name}/ runs in {current.mode} mode and KServe cannot change an InferenceService's "
-            f"mode: add --mode {current.mode}",
-            "mode",
-        )
-    if options.mode == "Knative":
-        return options, Rollout(info, version_dir, stock, options.canary, stable)
-    problem = standard_canary_problem(name, options.runtime)
-    if problem:
-        raise OptionsError(problem, "canary")
-    if current.stable_storage_uri is None:
-        raise OptionsError(
-            f"--canary: deploy/{name}/ serves {stable.version} from the predictor image; a Standard-mode canary needs "
-            f"it on a stock runtime too: write it first (jupyter-deploy manifests {name}@{stable.version} "
-            "--runtime stock --storage-uri URI)",
-            "canary",
-        )
-    stable_dir = version_path(root, name, stable.version)
-    stable_stock = stock_model(stable_dir, gpu=options.gpu > 0) if options.runtime == "stock" else None
-    return options, Rollout(info, version_dir, stock, options.canary, stable, stable_stock, current.stable_storage_uri)
-
-
 def write_manifests(
     root: str | Path,
     spec: str,
@@ -489,6 +416,7 @@ def write_manifests(
     Returns ``{name, version, directory, files, changed, canary, model_format, commit}``; ``commit`` is the
     new commit's id when ``commit=True`` and something was staged, else None.
     """
+    from .manifest_plan import plan
     from .versions import current_version, set_current
 
     options, rollout = plan(root, spec, cli_options, promote)
@@ -508,6 +436,8 @@ def preview_manifests(root: str | Path, spec: str, cli_options: dict[str, Any] |
     """What ``write_manifests`` would write for ``NAME[@vN]``, rendered in memory: ``{name, version, files}``
     with ``files`` mapping ``deploy/NAME/...`` to its text (copied model files are listed, not read).
     Nothing is written or validated."""
+    from .manifest_plan import plan
+
     options, rollout = plan(root, spec, cli_options)
     info = rollout.info
     base = base_dir(root, info.name)
