@@ -12,9 +12,11 @@ splits in two ways, one per deployment mode:
   ``spec.predictor`` (vOLD). KServe's webhook accepts this only when the stable predictor loads a model from
   storage (``model``/``storageUri``): so in Standard mode both versions run on a stock runtime.
 
-``manifests NAME --promote`` rewrites the manifests to the canary version alone (no split) and points
-``CURRENT`` at it; writing ``manifests NAME@vK`` without ``--canary`` does the same for any version (a
-rollback is ``manifests NAME@vOLD``).
+``manifests NAME --promote`` rewrites the manifests to the canary version alone (no split; byte-identical
+to writing that version from scratch) and points ``CURRENT`` at it. In Standard mode KServe then rolls the
+stable predictor's Deployment to it and deletes the canary's; in Knative mode the new revision takes all the
+traffic. Writing ``manifests NAME@vK`` without ``--canary`` does the same for any version (a rollback is
+``manifests NAME@vOLD``).
 """
 
 from __future__ import annotations
@@ -115,3 +117,32 @@ def promoted_version(name: str, current: Deployed | None) -> str:
             "promote",
         )
     return current.canary
+
+
+def canary_precheck(root: str | Path, name: str, percent: int) -> None:
+    """What ``retrain --canary`` can check before its run: something deployed to split against, in a mode and
+    runtime KServe accepts a canary for (options from deploy.yaml and the deployed version's magic line)."""
+    from .manifest_options import RUNTIME_ALIASES
+    from .manifests import isvc_path
+    from .options import resolve_options
+    from .versions import read_info, version_path
+
+    current = deployed(isvc_path(root, name))
+    stable = stable_version(name, "", percent, current)
+    assert current is not None
+    try:
+        recorded = read_info(version_path(root, name, stable)).options
+    except Exception:  # the deployed version's directory is gone: deploy.yaml alone
+        recorded = {}
+    options = resolve_options(root, name, recorded=recorded)
+    mode = str(options.get("mode") or "Standard")
+    if current.mode and current.mode != mode:
+        raise OptionsError(
+            f"--canary: deploy/{name}/ runs in {current.mode} mode but the options say {mode}, and KServe cannot "
+            f"change an InferenceService's mode: set mode: {current.mode} in deploy.yaml",
+            "mode",
+        )
+    runtime = str(options.get("runtime") or "predictor")
+    problem = standard_canary_problem(name, RUNTIME_ALIASES.get(runtime, runtime)) if mode == "Standard" else None
+    if problem:
+        raise OptionsError(problem, "canary")

@@ -87,6 +87,10 @@ def retrain(
     if timeout is not None and timeout <= 0:
         raise ParameterError(f"--timeout {timeout}: give a positive number of seconds")
     label, name = _deployment(notebook, root, name)
+    if canary is not None:  # refuse a canary KServe cannot run before the notebook runs, not after
+        from .manifest_canary import canary_precheck
+
+        canary_precheck(root, name, canary)
     values = resolve_parameters(notebook, parameters, parameter_file)
     previous = versions.current_version(root, name)
 

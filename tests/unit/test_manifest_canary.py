@@ -207,3 +207,27 @@ def test_validate_applies_kserve_canary_rules(change, where, words):
     change(document)
     problems = [problem for problem in validate_document(document) if problem.path == where]
     assert problems and words in problems[0].message, validate_document(document)
+
+
+def test_retrain_refuses_an_impossible_canary_before_running_the_notebook(make_version):
+    import json
+
+    from jupyter_deploy.retrain import retrain
+
+    root = make_version(version="v1")
+    notebook = root / "churn.ipynb"
+    cell = {
+        "cell_type": "code",
+        "id": "predict",
+        "metadata": {},
+        "source": "%%deploy predict --name churn\ndef predict(x):\n    return x\n",
+        "outputs": [],
+        "execution_count": None,
+    }
+    notebook.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}))
+    with pytest.raises(OptionsError, match="serves none yet"):
+        retrain(notebook, root=root, canary=10)
+    write_manifests(root, "churn")  # Standard mode, the predictor image
+    with pytest.raises(OptionsError, match="use --mode Knative"):
+        retrain(notebook, root=root, canary=10)
+    assert not (root / ".jupyter-deploy").exists() and not (root / "mlflow.db").exists()  # nothing ran
