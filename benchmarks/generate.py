@@ -5,15 +5,18 @@ tokenizer trained offline; a notebook builds them, ``jupyter-deploy export --exe
 ``save_pretrained``, and the version is served on KServe's model server over loopback, as the tests do.
 Each prompt is one v1 request at concurrency 1 (``{"instances": [prompt]}``), greedy, exactly
 ``--tokens`` new tokens. The in-process side runs the notebook's own cells and calls the same ``predict`` on
-the same prompts. Rounds alternate between the two sides (the machine is shared and noisy) and the best
-round of each counts. Prints tokens/s for both and the ratio (target: served >= 0.9x in-process). Usage:
-``python benchmarks/generate.py [--tokens 32] [--rounds 3] [--quick]``; about a minute on 2 cores.
+the same prompts. The two sides alternate prompt by prompt (the machine is shared and noisy) and the best
+of the rounds counts for each. Both run torch with ``--threads`` intra-op threads (1 by default: on a busy
+2-core machine two spinning threads make ``generate`` up to 100x slower and the figures pure noise).
+Prints tokens/s for both and the ratio (target: served >= 0.9x in-process). Usage:
+``python benchmarks/generate.py [--tokens 32] [--rounds 3] [--threads 1] [--quick]``; about two minutes here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -86,25 +89,33 @@ def in_process(new_tokens: int) -> Any:
     return namespace["predict"]
 
 
-def time_in_process(predict: Any, prompts: list[str]) -> tuple[float, list[str]]:
+def one_in_process(predict: Any, prompt: str) -> tuple[float, list[str]]:
     import torch
 
-    answers = []
     start = time.perf_counter()
     with torch.inference_mode():
-        for prompt in prompts:
-            answers.extend(predict([prompt]))
-    return time.perf_counter() - start, answers
+        answer = predict([prompt])
+    return time.perf_counter() - start, answer
 
 
-def time_served(client: Any, url: str, prompts: list[str]) -> tuple[float, list[str]]:
-    answers = []
+def one_served(client: Any, url: str, prompt: str) -> tuple[float, list[str]]:
     start = time.perf_counter()
-    for prompt in prompts:
-        response = client.post(url, content=json.dumps({"instances": [prompt]}), headers=JSON)
-        response.raise_for_status()
-        answers.extend(response.json()["predictions"])
-    return time.perf_counter() - start, answers
+    response = client.post(url, content=json.dumps({"instances": [prompt]}), headers=JSON)
+    response.raise_for_status()
+    return time.perf_counter() - start, response.json()["predictions"]
+
+
+def one_round(predict: Any, client: Any, url: str) -> tuple[float, float]:
+    """Seconds for all prompts on each side, alternating; the answers must agree."""
+    local = served = 0.0
+    for prompt in PROMPTS:
+        seconds, expected = one_in_process(predict, prompt)
+        local += seconds
+        seconds, answer = one_served(client, url, prompt)
+        served += seconds
+        if answer != expected:
+            raise SystemExit(f"served answer {answer!r} differs from the in-process {expected!r} for {prompt!r}")
+    return local, served
 
 
 JSON = {"content-type": "application/json"}
@@ -114,10 +125,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=32, help="new tokens per prompt")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads, both sides")
     parser.add_argument("--quick", action="store_true", help="one round of 8 tokens (a smoke run)")
     args = parser.parse_args()
     if args.quick:
         args.tokens, args.rounds = 8, 1
+    # before torch loads, here and in the server (it inherits the environment)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
     import httpx
 
@@ -136,19 +150,11 @@ def main() -> int:
         server = start_server(work, "generate", port=0)
         try:
             with httpx.Client(timeout=120) as client:
-                # warm-up: the first generate pays for lazy initialisation on both sides
-                time_in_process(predict, PROMPTS[:2])
-                time_served(client, server.v1_url, PROMPTS[:2])
-                local_best = served_best = float("inf")
-                for _ in range(args.rounds):
-                    local, expected = time_in_process(predict, PROMPTS)
-                    served, answers = time_served(client, server.v1_url, PROMPTS)
-                    if answers != expected:
-                        print("served answers differ from the in-process ones", file=sys.stderr)
-                        return 1
-                    local_best, served_best = min(local_best, local), min(served_best, served)
+                one_round(predict, client, server.v1_url)  # warm-up: lazy initialisation on both sides
+                rounds = [one_round(predict, client, server.v1_url) for _ in range(args.rounds)]
         finally:
             server.stop()
+    local_best, served_best = min(local for local, _ in rounds), min(served for _, served in rounds)
     tokens = len(PROMPTS) * args.tokens
     local_rate, served_rate = tokens / local_best, tokens / served_best
     print(f"prompts {len(PROMPTS)} x {args.tokens} new tokens, greedy, concurrency 1, best of {args.rounds} rounds")
