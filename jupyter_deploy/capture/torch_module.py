@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -63,8 +64,11 @@ def save(name: str, module: Any, context: CaptureContext) -> Saved:
     from . import torch_state
 
     inputs = context.module_inputs.get(name)
+    lost = sorted(attributes_used(name, context.namespace) & attributes_export_drops(module))
     if inputs is None:
         reason = "predict() never called it on example_input, so torch.export has no inputs to trace it with"
+    elif lost:
+        reason = f"predict uses {name}.{lost[0]}, which a torch.export program does not keep (it keeps forward)"
     else:
         try:
             return _export(name, module, inputs, context)
@@ -82,6 +86,45 @@ def save(name: str, module: Any, context: CaptureContext) -> Saved:
 
 class _NotExportable(Exception):
     pass
+
+
+PIPELINE_FUNCTIONS = ("preprocess", "predict", "postprocess")
+
+
+def attributes_used(name: str, namespace: dict[str, Any]) -> set[str]:
+    """Attribute names read by the pipeline's code that also reads ``name`` (the notebook functions predict calls
+    included): a coarse superset, from the functions' code objects."""
+    used: set[str] = set()
+    pending = [namespace.get(role) for role in PIPELINE_FUNCTIONS]
+    seen: set[int] = set()
+    while pending:
+        function = pending.pop()
+        if not isinstance(function, types.FunctionType) or function.__module__ != "__main__" or id(function) in seen:
+            continue
+        seen.add(id(function))
+        for code in _code_objects(function.__code__):
+            if name in code.co_names:
+                used.update(code.co_names)
+            # the notebook's own functions that this code calls (by global name)
+            pending.extend(namespace.get(global_name) for global_name in code.co_names)
+    return used
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _code_objects(constant)
+
+
+def attributes_export_drops(module: Any) -> set[str]:
+    """What the module's own classes and instance add besides forward and its submodules, parameters and buffers:
+    a ``torch.export`` program has none of it (``rnn.initHidden()``, ``model.hidden_size``)."""
+    dropped = {key for key in vars(module) if not key.startswith("_")} - {"training"}
+    for klass in type(module).__mro__:
+        if klass.__module__.split(".")[0] != "torch" and klass is not object:
+            dropped.update(key for key in vars(klass) if not key.startswith("__"))
+    return dropped - {"forward"}
 
 
 def on_cpu(module: Any) -> Any:

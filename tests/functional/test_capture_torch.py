@@ -242,3 +242,58 @@ def test_a_captured_tensor_loads_back_on_the_serving_device(tmp_path: Path) -> N
     saved, loaded = captured(tmp_path, "weights", tensor)
     assert saved.filename == "weights.safetensors"
     assert torch.equal(loaded, tensor) and loaded.device == torch.device("cpu")
+
+
+RNN_NOTEBOOK = """
+import torch
+from torch import nn
+
+
+class RNN(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
+
+    def forward(self, x, hidden):
+        return torch.tanh(self.i2h(torch.cat([x, hidden], 1)))
+
+    def initHidden(self):
+        return torch.zeros(1, self.hidden_size)
+
+
+rnn = RNN(3, 4)
+
+
+def evaluate(line):
+    hidden = rnn.initHidden()
+    for row in line:
+        hidden = rnn(row[None], hidden)
+    return hidden
+
+
+def predict(line):
+    return evaluate(torch.tensor(line))
+"""
+
+
+def test_a_method_predict_calls_besides_forward_keeps_the_class(tmp_path: Path) -> None:
+    """torch.export keeps forward only: rnn.initHidden() (called by a helper of predict) needs the real class."""
+    import torch
+
+    from jupyter_deploy.capture.torch_module import recording_module_inputs
+
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(RNN_NOTEBOOK, "<notebook>", "exec"), namespace)  # a kernel's namespace: classes of __main__
+    namespace["In"] = ["", RNN_NOTEBOOK]
+    line = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    with torch.inference_mode(), recording_module_inputs({"rnn": namespace["rnn"]}) as inputs:
+        expected_hidden = namespace["predict"](line)
+    saved, loaded = captured(tmp_path, "rnn", namespace["rnn"], namespace=namespace, module_inputs=inputs)
+    assert (saved.filename, saved.arguments, saved.needs) == (
+        "rnn.state.safetensors",
+        {"build": "lambda: RNN(3, 4)"},
+        frozenset({"RNN"}),
+    )
+    namespace["rnn"] = loaded
+    assert torch.equal(namespace["predict"](line), expected_hidden)
