@@ -186,6 +186,7 @@ class _Index:
     """Where each name is bound, in order, across the notebook's ordinary cells."""
 
     def __init__(self, statements: list[Statement]) -> None:
+        self.statements = statements
         self.bindings: dict[str, list[Statement]] = {}
         self.star_imports: list[Statement] = []
         for statement in statements:
@@ -264,6 +265,12 @@ def build_closure(
             binding = star
         if id(binding) in chosen:
             continue
+        mutated = _mutated_later(name, binding, index, None if history or user is None else user.position)
+        if mutated is not None and _role_of(binding, annotated) != "load":
+            closure.live.setdefault(name, mutated)
+            if user is not None:
+                closure.needed_by.setdefault(name, user)
+            continue
         if _is_static(binding, index, history, {}) or _role_of(binding, annotated) == "load":
             chosen[id(binding)] = binding
             queue.extend((used, binding) for used in sorted(binding.uses))
@@ -282,6 +289,49 @@ def build_closure(
         else:
             closure.definitions.append(statement)
     return closure
+
+
+_MUTABLE_LITERALS = (ast.List, ast.Dict, ast.Set)
+
+
+def _mutated_later(name: str, binding: Statement, index: _Index, before: tuple[int, int] | None) -> Statement | None:
+    """The first statement after ``word_to_ix = {}`` that fills it in (``word_to_ix[w] = ...`` in a loop).
+
+    A list, dict or set literal is only where the value starts: copying the literal would lose what later
+    cells put in it, so such a name is captured from the kernel instead.
+    """
+    value = getattr(binding.node, "value", None)
+    if binding.kind != "constant" or not isinstance(value, _MUTABLE_LITERALS):
+        return None
+    for statement in index.statements:
+        if statement.position <= binding.position or (before is not None and statement.position >= before):
+            continue
+        if statement.kind == "other" and name in statement.uses and _mutates(statement.node, name):
+            return statement
+    return None
+
+
+_MUTATING_METHODS = frozenset(
+    {"append", "extend", "insert", "update", "add", "setdefault", "pop", "popitem", "remove", "discard", "clear"}
+    | {"sort", "reverse", "__setitem__"}
+)
+
+
+def _mutates(node: ast.AST, name: str) -> bool:
+    """``name[k] = v``, ``del name[k]``, ``name[k] += v`` or ``name.append(...)`` anywhere in ``node``."""
+    for child in ast.walk(node):
+        if (
+            isinstance(child, ast.Subscript)
+            and isinstance(child.ctx, (ast.Store, ast.Del))
+            and isinstance(child.value, ast.Name)
+            and child.value.id == name
+        ):
+            return True
+        if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute):
+            target = child.func.value
+            if isinstance(target, ast.Name) and target.id == name and child.func.attr in _MUTATING_METHODS:
+                return True
+    return False
 
 
 def _is_static(statement: Statement, index: _Index, history: bool, memo: dict[int, bool]) -> bool:

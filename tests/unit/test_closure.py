@@ -128,3 +128,29 @@ def test_free_names_sees_inside_functions_classes_and_comprehensions() -> None:
         "@decorate\ndef f(a: Tensor = DEFAULT):\n    b = [helper(i) for i in a]\n    return b + GLOBAL\n"
     )
     assert names == {"decorate", "Tensor", "DEFAULT", "helper", "GLOBAL"}
+
+
+def test_a_literal_filled_in_by_later_cells_is_captured_not_copied() -> None:
+    """pytorch/tutorials' bag-of-words classifier: ``word_to_ix = {}``, then a loop fills it in."""
+    closure = closure_of(
+        "data = [('me gusta comer'.split(), 'SPANISH')]",
+        "word_to_ix = {}\nLABELS = ['SPANISH', 'ENGLISH']",
+        "for sent, _ in data:\n    for word in sent:\n        if word not in word_to_ix:\n"
+        "            word_to_ix[word] = len(word_to_ix)",
+        "print(LABELS)",
+        "%%deploy predict\ndef predict(words):\n    return [word_to_ix[w] for w in words], LABELS",
+        live=True,
+    )
+    assert "word_to_ix" in closure.live and closure.live["word_to_ix"].cell.id == "c2"
+    # a literal nothing changes afterwards (printing it does not) is still copied
+    assert "LABELS = ['SPANISH', 'ENGLISH']" in texts(closure.definitions) and "LABELS" not in closure.live
+    assert "word_to_ix = {}" not in texts(closure.definitions)
+
+
+def test_a_literal_left_alone_is_copied() -> None:
+    closure = closure_of(
+        "CLASSES = ['cat', 'dog']",
+        "print(len(CLASSES))",
+        "%%deploy predict\ndef predict(i):\n    return CLASSES[i]",
+    )
+    assert "CLASSES = ['cat', 'dog']" in texts(closure.definitions) and closure.live == {}
