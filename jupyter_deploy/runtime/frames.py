@@ -134,23 +134,39 @@ def _frame(values: dict[str, Any], columns: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
     data = {}
-    for column in columns:
+    for column, dtype in zip(columns, _dtypes(columns), strict=True):
         name = column["name"]
         try:
-            data[name] = _column(values[name], column)
+            data[name] = _column(values[name], column, dtype)
         except InvalidInput:
             raise
         except (ValueError, TypeError, OverflowError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise InvalidInput(f"column {name!r} cannot be read as {column['dtype']}: {reason}") from None
-    return pd.DataFrame(data, columns=[column["name"] for column in columns], copy=False)
+    rows = len(next(iter(data.values()))) if data else 0
+    # ``data`` is already in the example's order: passing ``columns=`` too would make pandas reindex (~200 us)
+    return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
 
 
-def _column(values: Any, column: dict[str, Any]) -> Any:
+_DTYPES: dict[int, tuple[list[dict[str, Any]], list[Any]]] = {}
+
+
+def _dtypes(columns: list[dict[str, Any]]) -> list[Any]:
+    """The columns' pandas dtypes, parsed once per spec (``pandas_dtype`` costs ~10 us a column)."""
+    import pandas as pd
+
+    cached = _DTYPES.get(id(columns))
+    if cached is None or cached[0] is not columns:
+        cached = (columns, [pd.api.types.pandas_dtype(column["dtype"]) for column in columns])
+        _DTYPES[id(columns)] = cached
+    return cached[1]
+
+
+def _column(values: Any, column: dict[str, Any], dtype: Any) -> Any:
     import numpy as np
     import pandas as pd
 
-    name, dtype = column["name"], pd.api.types.pandas_dtype(column["dtype"])
+    name = column["name"]
     if isinstance(dtype, pd.CategoricalDtype):
         return _categorical(values, column)
     if isinstance(dtype, np.dtype):
