@@ -25,11 +25,20 @@ export interface IAnnotation {
   via: 'magic' | 'tag';
 }
 
+/** `models.ColumnSpec`: one column of a DataFrame example_input. */
+export interface IColumnSpec {
+  name: string;
+  dtype: string;
+  categories?: unknown[];
+  ordered?: boolean;
+}
+
 /** `models.TensorSpec`. */
 export interface ITensorSpec {
-  kind: 'torch' | 'numpy' | 'list' | 'json';
+  kind: 'torch' | 'numpy' | 'list' | 'json' | 'dataframe';
   dtype: string | null;
   shape: number[] | null;
+  columns?: IColumnSpec[];
 }
 
 /** `models.Parity`. */
