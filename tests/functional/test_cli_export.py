@@ -29,7 +29,12 @@ def test_export_writes_a_tested_version_and_reexport_creates_nothing(project: Pa
     assert result["created"] is True and result["info"]["version"] == "v1"
     assert result["info"]["parity"]["status"] == "passed"
     version = project / "deployments" / "lin" / "v1"
-    assert sorted(p.name for p in version.iterdir()) == ["_jd_runtime", "predictor.py", "requirements.txt", "version.json"]
+    assert sorted(p.name for p in version.iterdir()) == [
+        "_jd_runtime",
+        "predictor.py",
+        "requirements.txt",
+        "version.json",
+    ]
     predictor = (version / "predictor.py").read_text()
     assert "def helper(x):" in predictor and "SCALE = 2.0" in predictor
     assert "np.random.rand" not in predictor and "scratch" not in predictor and "pip" not in predictor
