@@ -121,6 +121,7 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
     def resolve_notebook(self, relative: str) -> Path:
         """A path from the client -> an absolute path inside the server root; anything else is refused."""
         server_root = self.app.server_root
+        check_path_text(relative)
         candidate = Path(relative)
         if candidate.is_absolute() or relative.startswith("~"):
             raise tornado.web.HTTPError(
@@ -129,7 +130,11 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
         resolved = (server_root / candidate).resolve()
         if not resolved.is_relative_to(server_root):
             raise tornado.web.HTTPError(403, f"{relative}: the path is outside the server root")
-        if not resolved.is_file():
+        try:
+            found = resolved.is_file()
+        except OSError as error:  # the file system refuses the name: say why, not where
+            raise tornado.web.HTTPError(400, f"{relative[:80]}: {error.strerror or 'invalid path'}") from None
+        if not found:
             raise NotFoundError(f"{relative}: no such notebook")
         return resolved
 
@@ -142,6 +147,17 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
     def require_action(self, action: str) -> None:
         if importlib.util.find_spec(ACTIONS[action]) is None:
             raise tornado.web.HTTPError(501, f"{action} is not available in jupyter-deploy {__version__}")
+
+    def int_argument(self, name: str, default: int, minimum: int = 1, maximum: int = 10_000) -> int:
+        """An integer query argument, checked: anything else is a 400 that names it."""
+        text = self.get_query_argument(name, str(default))
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if not minimum <= value <= maximum:
+            raise tornado.web.HTTPError(400, f"{name}={text[:40]!r}: expected an integer from {minimum} to {maximum}")
+        return value
 
     def body(self, model: type[M]) -> M:
         try:
@@ -173,14 +189,33 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
             body = {"message": error.log_message or error.reason or self._reason, "error": "HTTPError"}
         else:
             body = {"message": f"internal error: {error or self._reason}", "error": type(error).__name__}
+        body["message"] = self.hide_paths(str(body["message"]))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
+
+    def hide_paths(self, message: str) -> str:
+        """Where the server's files live is none of the client's business: roots become relative."""
+        try:
+            roots = {str(self.root), str(self.app.server_root)}
+        except Exception:  # the app is not set up (an error before the extension loaded)
+            return message
+        for root in sorted(roots, key=len, reverse=True):
+            message = message.replace(root + "/", "").replace(root, ".")
+        return message
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, JupyterDeployError):
             self.log.warning("%s %s: %s", self.request.method, self.request.uri, value)
         else:
             super().log_exception(typ, value, tb)
+
+
+def check_path_text(relative: str) -> None:
+    """What no file name can hold: refused before the file system sees it (it would raise, or be a 500)."""
+    if "\0" in relative:
+        raise tornado.web.HTTPError(400, "the path contains a NUL byte")
+    if any(len(part.encode()) > 255 for part in relative.split("/")):
+        raise tornado.web.HTTPError(400, "a path segment is longer than 255 bytes")
 
 
 def _jsonable(value: Any) -> bool:

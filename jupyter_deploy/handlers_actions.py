@@ -207,9 +207,9 @@ class RunsHandler(ActionHandler):
         from .mlflow_store import DB_FILE
 
         check_name(name)
+        limit = self.int_argument("limit", 20)
         if not os.environ.get("MLFLOW_TRACKING_URI") and not (self.root / DB_FILE).is_file():
             raise NotFoundError(f"no retraining runs for {name!r}: retrain the notebook first")
-        limit = int(self.get_query_argument("limit", "20"))
         runs = await self.run_blocking(_runs, self.root, name, limit)
         self.reply(RunList(name=name, runs=runs))
 

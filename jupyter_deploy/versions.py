@@ -82,8 +82,18 @@ def set_current(root: str | Path, name: str, version: str) -> None:
     os.replace(temp, directory / "CURRENT")
 
 
+def check_version(version: str) -> str:
+    """A version is a version name (``vN``), never a path: it is joined to the deployment's directory."""
+    if not isinstance(version, str) or not VERSION_PATTERN.match(version):
+        raise NotFoundError(f"{str(version)[:80]!r} is not a version: versions look like v1, v2, ...")
+    return version
+
+
 def version_path(root: str | Path, name: str, version: str) -> Path:
-    path = deployment_dir(root, name) / version
+    from .extract import check_name  # names are Kubernetes names, never paths
+
+    check_name(name)
+    path = deployment_dir(root, name) / check_version(version)
     if not (path / "version.json").is_file():
         known = ", ".join(info.version for info in list_versions(root, name)) or "none"
         raise NotFoundError(f"deployment {name!r} has no version {version} (versions: {known})")
@@ -92,7 +102,10 @@ def version_path(root: str | Path, name: str, version: str) -> Path:
 
 def resolve(root: str | Path, spec: str) -> tuple[VersionInfo, Path]:
     """``NAME`` (its current version) or ``NAME@vN`` -> (info, directory)."""
+    from .extract import check_name
+
     name, _, version = spec.partition("@")
+    check_name(name)
     if not version:
         current = current_version(root, name)
         if current is None:
