@@ -41,6 +41,8 @@ class ColumnSpec(BaseModel):
     dtype: str
     categories: list[Any] | None = None
     ordered: bool | None = None
+    label: int | None = None
+    """an integer column label (a headerless CSV's); ``name`` is its text, as requests send it"""
 
 
 class TensorSpec(BaseModel):
@@ -66,6 +68,8 @@ class TensorSpec(BaseModel):
                 if isinstance(column, dict) and column.get("categories") is None:
                     column.pop("categories", None)
                     column.pop("ordered", None)
+                if isinstance(column, dict) and column.get("label") is None:
+                    column.pop("label", None)
         return data
 
 

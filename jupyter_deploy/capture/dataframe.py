@@ -1,6 +1,6 @@
 """pandas DataFrames and Series as ``.frame.json``: columns, dtypes and index kept (``runtime/loaders/dataframe``).
 
-Only what JSON carries without guessing: column names must be strings, and an ``object`` column must hold
+Only what JSON carries without guessing: column names must be strings or integers, and an ``object`` column must hold
 strings (a column mixing strings and numbers would come back as something else).
 """
 
@@ -38,15 +38,16 @@ def check_frame(name: str, value: Any) -> None:
     if isinstance(value, pd.DataFrame):
         if isinstance(frame.columns, pd.MultiIndex):
             raise CaptureError(f"{name!r} has multi-level columns: flatten them to strings first", name)
-        odd = [repr(column) for column in frame.columns if not isinstance(column, str)]
+        odd = [repr(column) for column in frame.columns if not _plain_label(column)]
         if odd:
             raise CaptureError(
-                f"{name!r} has column names that are not strings ({', '.join(odd[:5])}): rename them, e.g. "
-                f"{name}.columns = {name}.columns.astype(str)",
+                f"{name!r} has column names that are neither strings nor integers ({', '.join(odd[:5])}): rename "
+                f"them, e.g. {name}.columns = {name}.columns.astype(str)",
                 name,
             )
-        if frame.columns.duplicated().any():
-            duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
+        as_text = pd.Index([str(column) for column in frame.columns])
+        if as_text.duplicated().any():
+            duplicated = sorted(set(as_text[as_text.duplicated()]))
             raise CaptureError(f"{name!r} has duplicated columns {duplicated}: rename them", name)
     for column in frame.columns:
         series = frame[column]
@@ -59,3 +60,10 @@ def check_frame(name: str, value: Any) -> None:
                     f".astype(str) or pd.to_numeric(...)",
                     name,
                 )
+
+
+def _plain_label(column: Any) -> bool:
+    """Strings, or integers (a headerless CSV's columns): requests name them as text ("3")."""
+    import numbers
+
+    return isinstance(column, str) or (isinstance(column, numbers.Integral) and not isinstance(column, bool))

@@ -145,7 +145,10 @@ def _frame(values: dict[str, Any], columns: list[dict[str, Any]]) -> Any:
             raise InvalidInput(f"column {name!r} cannot be read as {column['dtype']}: {reason}") from None
     rows = len(next(iter(data.values()))) if data else 0
     # ``data`` is already in the example's order: passing ``columns=`` too would make pandas reindex (~200 us)
-    return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
+    if any("label" in column for column in columns):  # integer labels, as the example had them
+        frame.columns = [column.get("label", column["name"]) for column in columns]
+    return frame
 
 
 _DTYPES: dict[int, tuple[list[dict[str, Any]], list[Any]]] = {}

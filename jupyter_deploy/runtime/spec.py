@@ -25,6 +25,8 @@ def spec_of(value: Any) -> dict[str, Any]:
 def _column_spec(name: Any, dtype: Any) -> dict[str, Any]:
     """A column's name and dtype; a categorical one also its categories (their codes must match the example's)."""
     spec: dict[str, Any] = {"name": str(name), "dtype": str(dtype)}
+    if not isinstance(name, str):
+        spec["label"] = int(name)  # the frame's own label; requests name the column as text
     categories = getattr(dtype, "categories", None)
     if categories is not None:
         listed = categories.tolist()

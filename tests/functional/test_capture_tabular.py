@@ -361,6 +361,8 @@ def test_frame_json_round_trip_keeps_dtypes_values_and_index() -> None:
         index=[10, 11, 12],
     )
     pd.testing.assert_frame_equal(loads(dumps(frame)), frame)
+    headerless = pd.DataFrame({1: [0.5, 1.5], 2: np.array([3, 4], dtype="int32")})  # read_csv(header=None)
+    pd.testing.assert_frame_equal(loads(dumps(headerless)), headerless)
     series = pd.Series([0.30000000000000004, 2.0], name="score")
     pd.testing.assert_series_equal(loads(dumps(series)), series)
 
@@ -401,6 +403,9 @@ def test_dataframe_requests_take_the_example_columns_and_dtypes() -> None:
         assert list(frame.columns) == ["n", "x", "tag", "ok"], body
         assert frame.dtypes.equals(example.dtypes), body
         assert frame.iloc[0].tolist() == [7, 2.0, "b", True], body
+    headerless = pd.DataFrame({0: [1.0], 1: ["a"]})
+    frame = decode({"instances": [{"0": 2.5, "1": "b"}]}, spec_of(headerless))
+    assert frame.columns.tolist() == [0, 1] and frame.iloc[0].tolist() == [2.5, "b"]
     v2 = InferRequest(
         model_name="m",
         infer_inputs=[
