@@ -29,6 +29,8 @@ def request_rows(payload: Any) -> tuple[Any, str]:
                 return rows, "v1"
         raise InvalidInput("a v1 request is a JSON object with an 'instances' list, e.g. {\"instances\": [[...]]}")
     inputs = getattr(payload, "inputs", None)
+    if isinstance(payload, (bytes, str)):  # KServe hands over the body unread when its Content-Type is not JSON
+        raise InvalidInput("the request body was not read as JSON: send it with 'Content-Type: application/json'")
     if inputs is None:
         raise InvalidInput(f"unsupported request body of type {type(payload).__name__}")
     if len(inputs) != 1:
@@ -138,11 +140,13 @@ def _v2_response(arrays: list[tuple[str, Any]], payload: Any, model_name: str) -
         datatype = from_np_dtype(array.dtype)
         if datatype is None:
             raise InvalidInput(f"predict returned values of type {array.dtype}, which v2 cannot carry")
-        output = InferOutput(name=name, shape=list(array.shape), datatype=datatype)
-        output.set_data_from_numpy(array, binary_data=False)
-        outputs.append(output)
+        # the array itself: KServe's to_rest() writes it as JSON, or as raw bytes when the request asked for
+        # binary outputs (``binary_data_output``, or ``binary_data`` on a requested output)
+        outputs.append(InferOutput(name=name, shape=list(array.shape), datatype=datatype, data=array))
     return InferResponse(
         response_id=getattr(payload, "id", None) or str(uuid.uuid4()),
         model_name=model_name,
         infer_outputs=outputs,
+        use_binary_outputs=bool(getattr(payload, "use_binary_outputs", False)),
+        requested_outputs=getattr(payload, "request_outputs", None),
     )

@@ -1,10 +1,10 @@
-"""The HTTP guard in front of KServe's REST app: clean 4xx for what KServe turns into 500s, and metrics.
+"""The HTTP guard in front of KServe's REST app: body limits and metrics; every request KServe answers, it answers.
 
 A pure ASGI middleware (no per-request task or body copy when the request is fine):
-- inference routes (``/v1/models/NAME:predict``, ``/v2/models/NAME/infer``) must send a JSON Content-Type
-  (``application/json``, parameters such as ``; charset=utf-8`` allowed and stripped, because KServe only
-  recognises the bare type), or ``application/octet-stream`` with the v2 ``inference-header-content-length``
-  header; anything else is 415;
+- inference routes (``/v1/models/NAME:predict``, ``/v2/models/NAME/infer``) take whatever KServe takes: JSON
+  with or without a Content-Type, binary v2 bodies announced by ``inference-header-content-length`` (NVIDIA's
+  tritonclient sends no Content-Type), CloudEvents; a JSON Content-Type with parameters (``; charset=utf-8``)
+  is reduced to the bare type, which is all KServe recognises (it would hand the body to the model as bytes);
 - a body over ``max_body_bytes`` is 413 (checked on Content-Length, and while reading chunked bodies);
 - every inference request for a served model is counted and timed (``metrics.observe_request``); requests
   for other names (KServe answers 404) are not, so a client cannot grow the metrics without bound.
@@ -23,8 +23,7 @@ from . import metrics
 ROUTE = re.compile(
     r"^/(?:v1/models/(?P<v1>[^/:]+):(?:predict|explain)|v2/models/(?P<v2>[^/]+)(?:/versions/[^/]+)?/infer)$"
 )
-JSON_TYPES = {b"application/json", b"application/cloudevents+json", b"application/ld+json"}
-BINARY_HEADER = b"inference-header-content-length"
+JSON_TYPES = {b"application/json", b"application/cloudevents+json"}
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 Scope = dict[str, Any]
@@ -91,19 +90,14 @@ class GuardMiddleware:
 
     def _check_headers(self, scope: Scope) -> tuple[int, str] | None:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        content_type, length, binary = b"", None, False
+        length = None
         for index, (key, value) in enumerate(headers):
             if key == b"content-type":
                 content_type = value.split(b";", 1)[0].strip().lower()
-                if content_type != value:  # KServe compares the whole header with the bare media type
+                if content_type in JSON_TYPES and content_type != value:  # KServe compares the whole header
                     headers[index] = (key, content_type)
             elif key == b"content-length":
                 length = value
-            elif key == BINARY_HEADER:
-                binary = True
-        if content_type not in JSON_TYPES and not (binary and content_type == b"application/octet-stream"):
-            shown = content_type.decode("latin-1") or "none"
-            return 415, f"send the request as JSON with 'Content-Type: application/json' (got Content-Type: {shown})"
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             return 413, self._too_large()
         return None

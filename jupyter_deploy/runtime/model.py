@@ -8,12 +8,15 @@ this class turns KServe requests into ``run`` calls, off the event loop and with
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import kserve
+import numpy as np
 from kserve.errors import InferenceError, InvalidInput
 
 from . import codec
+from .bodies import LARGE, NUMERIC_KINDS
 from .dispatch import Dispatcher
 
 
@@ -181,8 +184,39 @@ class NotebookModel(kserve.Model):
                 outputs = await self._batcher.submit(inputs)
             else:
                 outputs = await self._dispatcher.call(self.infer, inputs)
-        except (InvalidInput, InferenceError):
-            raise
-        except Exception as error:
+        except (InvalidInput, InferenceError, NotImplementedError):
+            raise  # KServe's own handlers answer these (400, 500, 501)
+        except (Exception, SystemExit, KeyboardInterrupt) as error:
+            # SystemExit/KeyboardInterrupt from the notebook's code would stop the event loop (asyncio re-raises
+            # them out of the task): they are one request's failure, a JSON 500 like any other
             raise InferenceError(f"predict failed: {type(error).__name__}: {error}") from error
+        return self._response(outputs, payload)
+
+    def _response(self, outputs: Any, payload: Any) -> Any:
+        """What KServe's routes (and the fast path) turn into the HTTP answer."""
+        v1 = isinstance(payload, dict)
+        if isinstance(outputs, AsyncIterator):
+            if v1:
+                return outputs  # KServe's v1 route streams it
+            raise InferenceError("predict returned a stream, which only the v1 endpoint (:predict) can answer")
+        if isinstance(outputs, (set, frozenset)):
+            raise InferenceError("predict returned a set, which has no order and no JSON form: return a list")
+        if v1 and (self.spec or {}).get("kind") != "dataframe":
+            values = codec.to_numpy(outputs)
+            if isinstance(values, np.ndarray) and values.size >= LARGE and values.dtype.kind in NUMERIC_KINDS:
+                # not tolist(): the fast path writes large arrays in chunks, off the event loop (bodies.py)
+                return {"predictions": values}
         return codec.encode(outputs, payload, self.name)
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        """v2 model metadata: the one input tensor a tensor or array ``example_input`` describes."""
+        spec = self.spec or {}
+        if spec.get("kind") not in ("torch", "numpy") or not spec.get("dtype"):
+            return []
+        from kserve.utils.numpy_codec import from_np_dtype
+
+        try:
+            datatype = from_np_dtype(np.dtype(spec["dtype"]))
+        except TypeError:  # a torch dtype numpy does not have (bfloat16)
+            return []
+        return [{"name": "input-0", "datatype": datatype, "shape": spec.get("shape") or [-1]}] if datatype else []

@@ -2,8 +2,8 @@
 
 KServe's REST server always binds 0.0.0.0; a tool run on a laptop must not expose a model to the network
 by default, so the uvicorn config gets the host we were given. In front of KServe's app sit our guard
-(``http.GuardMiddleware``: 415/413 and metrics) and the JSON fast path for v1 and plain v2 requests
-(``fastpath.FastPredict``), and inside it a handler that turns request validation errors into 400s. The
+(``http.GuardMiddleware``: 413 and metrics) and the JSON fast path for v1 and plain v2 requests
+(``fastpath.FastPredict``); behind them KServe's app answers everything else as KServe does. The
 event loop is the one KServe's ``--event-loop`` names (uvloop by default, when installed), which KServe's
 own ``start()`` never installs.
 ``--workers N`` starts N processes that share one listening socket; each loads the model itself (the
@@ -184,27 +184,25 @@ def run_on_loop(main: Any, loop_factory: Any) -> None:
 
 
 def guarded_rest_server(
-    app: str, server: Any, model: Any, port: int, max_body_bytes: int | None, event_loop: str
+    app: Any, server: Any, model: Any, port: int, max_body_bytes: int | None, event_loop: str
 ) -> Any:
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    """KServe's ``RESTServer`` whose app (an import string, or a FastAPI app: tests build a fresh one) gets
+    KServe's own middleware, routes and error handlers, with our guard and the fast path in front."""
     from kserve.protocol.rest.server import RESTServer
 
     from .fastpath import FastPredict
     from .http import DEFAULT_MAX_BODY_BYTES, GuardMiddleware
 
-    async def invalid_request(_: Any, error: Exception) -> JSONResponse:
-        problems: list[dict[str, Any]] = getattr(error, "errors", list)()
-        text = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in problems[:5])
-        return JSONResponse(status_code=400, content={"error": f"invalid request: {text or error}"})
-
     class GuardedRESTServer(RESTServer):
         def create_application(self) -> None:
             from uvicorn.importer import import_from_string
 
-            super().create_application()
-            application = import_from_string(app)
-            application.add_exception_handler(RequestValidationError, invalid_request)
+            application = import_from_string(app) if isinstance(app, str) else app
+            # what KServe's own create_application does, on this app (KServe's handlers answer as KServe
+            # does: 422 {"detail": [...]} for a v2 body that fails its schema, 501 for NotImplementedError)
+            self._add_middlewares(application)
+            self._register_endpoints(application)
+            self._add_exception_handlers(application)
             # outermost, in front of FastAPI's middleware stack: the guard, then the JSON fast path
             self.config.app = GuardMiddleware(
                 FastPredict(application, model),
@@ -213,7 +211,7 @@ def guarded_rest_server(
             )
 
     return GuardedRESTServer(
-        app,
+        app if isinstance(app, str) else "kserve.model_server:app",
         server.dataplane,
         server.model_repository_extension,
         port,

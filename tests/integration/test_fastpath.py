@@ -48,6 +48,9 @@ REQUESTS = [
     ("v2 FP64", V2, v2(tensor([1, 2, 3], datatype="FP64")), True),
     ("v2 INT32", V2, v2(tensor([1, 2, 3], datatype="INT32")), True),
     ("v2 BOOL", V2, v2(tensor([True, False, True], datatype="BOOL")), True),
+    ("v2 INT64 in range", V2, v2(tensor([-(2**63), 0, 2**63 - 1], datatype="INT64")), True),
+    ("v2 INT64 below range", V2, v2(tensor([-(2**63) - 1, 0, 1], datatype="INT64")), False),
+    ("v2 nested INT32", V2, v2(tensor([[1, 2, 3]], datatype="INT32")), False),
     ("v2 data short", V2, v2(tensor([1, 2])), True),
     ("v2 data not numbers", V2, v2(tensor([1, 2, "x"])), True),
     ("v2 wrong shape", V2, v2(tensor([1, 2, 3, 4], shape=(1, 4))), True),
@@ -61,7 +64,7 @@ REQUESTS = [
     ("v2 no datatype", V2, v2({"name": "x", "shape": [1, 3], "data": [1, 2, 3]}), False),
     ("v2 string shape", V2, v2(tensor([1, 2, 3], shape=("1", "3"))), False),
     ("v2 numeric id", V2, json.dumps({"id": 7, "inputs": [tensor([1, 2, 3])]}).encode(), False),
-    ("v2 parameters", V2, v2(tensor([1, 2, 3]), parameters={"binary_data_output": True}), False),
+    ("v2 parameters", V2, v2(tensor([1, 2, 3]), parameters={"priority": 1}), False),
     ("v2 input parameters", V2, v2(tensor([1, 2, 3], parameters={"a": 1})), False),
     ("v2 requested outputs", V2, v2(tensor([1, 2, 3]), outputs=[{"name": "output-0"}]), False),
     ("v2 inputs not a list", V2, b'{"id": "r1", "inputs": {"name": "x"}}', False),
@@ -133,7 +136,9 @@ def test_fast_path_answers_as_kserve_does(stacks: dict[str, Any], path: str, bod
     assert stacks["behind"].seen == ([] if answered else [path])
     status, content_type, answer = fast
     assert content_type == "application/json"
-    if status != 200:
+    if status == 422:  # KServe's schema errors for a v2 body
+        assert set(answer) == {"detail"}, answer
+    elif status != 200:
         assert set(answer) == {"error"}, answer
     elif path == V1:
         assert set(answer) == {"predictions"}, answer
