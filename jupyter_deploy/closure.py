@@ -101,6 +101,10 @@ def parse_cell(cell: Cell, required: bool = False) -> list[Statement]:
                 f"{cell.label} has a syntax error on line {error.lineno}: {error.msg}", cell=cell.id
             ) from None
         return []
+    except (RecursionError, MemoryError):  # the parser gives up on deeply nested code
+        if required:
+            raise ClosureError(f"{cell.label} is nested too deeply for Python's parser", cell=cell.id) from None
+        return []
     lines = text.splitlines()
     statements = []
     for number, node in enumerate(tree.body):

@@ -58,6 +58,8 @@ def parse_notebook(text: str, path: str | None = None) -> NotebookSource:
         raise NotebookError(
             f"not a notebook: invalid JSON at line {error.lineno}, column {error.colno} ({error.msg})", path
         ) from None
+    except RecursionError:
+        raise NotebookError("not a notebook: the JSON is nested too deeply", path) from None
     if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
         raise NotebookError("not a notebook: the JSON has no 'cells'", path)
     if raw.get("nbformat") == 4 and isinstance(raw.get("cells"), list):
@@ -77,10 +79,19 @@ def parse_notebook(text: str, path: str | None = None) -> NotebookSource:
             raise NotebookError(f"not a valid notebook: cell {index + 1} is not an object", path)
         if cell.get("cell_type") != "code":
             continue
-        cell_id = cell.get("id") or f"cell-{index + 1}"
-        tags = tuple(str(tag) for tag in cell.get("metadata", {}).get("tags", []))
+        cell_id = str(cell.get("id") or f"cell-{index + 1}")
+        tags = _tags(cell, index, path)
         cells.append(Cell(id=cell_id, index=index, source=_source_text(cell.get("source", "")), tags=tags))
     return NotebookSource(cells=cells, path=path)
+
+
+def _tags(cell: dict[str, Any], index: int, path: str | None) -> tuple[str, ...]:
+    metadata = cell.get("metadata") or {}
+    tags = metadata.get("tags") or [] if isinstance(metadata, dict) else None
+    if not isinstance(tags, list):
+        what = "metadata" if not isinstance(metadata, dict) else "metadata.tags"
+        raise NotebookError(f"not a valid notebook: cell {index + 1}'s {what} is not a JSON object/list", path)
+    return tuple(str(tag) for tag in tags)
 
 
 def _source_text(source: Any) -> str:
@@ -88,7 +99,11 @@ def _source_text(source: Any) -> str:
 
 
 def _check_python(metadata: dict[str, Any], path: str | None) -> None:
-    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name")
+    kernelspec, language_info = metadata.get("kernelspec") or {}, metadata.get("language_info") or {}
+    for key, value in (("kernelspec", kernelspec), ("language_info", language_info)):
+        if not isinstance(value, dict):
+            raise NotebookError(f"not a valid notebook: metadata.{key} is {str(value)[:40]!r}, not a JSON object", path)
+    language = kernelspec.get("language") or language_info.get("name")
     if language and str(language).lower() != "python":
         raise NotebookError(
             f"the notebook's kernel language is {language!r}; jupyter-deploy exports Python notebooks only",

@@ -112,8 +112,8 @@ def parse_option_tokens(tokens: list[str]) -> dict[str, Any]:
     return options
 
 
-def project_options(root: str | Path, name: str) -> dict[str, Any]:
-    """Options for deployment ``name`` from ``deploy.yaml`` at the project root (empty if none)."""
+def read_project_file(root: str | Path) -> dict[str, Any]:
+    """``deploy.yaml`` checked for shape: ``{defaults: {...}, deployments: {NAME: {...}}}`` (empty if none)."""
     import yaml
 
     path = Path(root) / "deploy.yaml"
@@ -125,9 +125,23 @@ def project_options(root: str | Path, name: str) -> dict[str, Any]:
         raise OptionsError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(data, dict):
         raise OptionsError(f"{path}: expected a mapping with 'defaults' and 'deployments'")
+    defaults, deployments = data.get("defaults") or {}, data.get("deployments") or {}
+    if not isinstance(defaults, dict):
+        raise OptionsError(f"{path}: 'defaults' must be a mapping of options (gpu: 1, ...)", "defaults")
+    if not isinstance(deployments, dict):
+        raise OptionsError(f"{path}: 'deployments' must map deployment names to their options", "deployments")
+    for name, options in deployments.items():
+        if options is not None and not isinstance(options, dict):
+            raise OptionsError(f"{path}: deployments.{name} must be a mapping of options (gpu: 1, ...)", str(name))
+    return {**data, "defaults": defaults, "deployments": deployments}
+
+
+def project_options(root: str | Path, name: str) -> dict[str, Any]:
+    """Options for deployment ``name`` from ``deploy.yaml`` at the project root (empty if none)."""
+    data = read_project_file(root)
     merged = dict(data.get("defaults") or {})
     merged.update((data.get("deployments") or {}).get(name) or {})
-    return {key.replace("-", "_"): convert(key, value) for key, value in merged.items()}
+    return {str(key).replace("-", "_"): convert(str(key), value) for key, value in merged.items()}
 
 
 def resolve_options(

@@ -32,7 +32,6 @@ OPTIONAL_SECRET_KEYS = (
     ("MLFLOW_TRACKING_PASSWORD", "password"),
     ("MLFLOW_TRACKING_TOKEN", "token"),
 )
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
 _MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -59,15 +58,60 @@ class ScheduleRequest:
 
 
 def check_cron(cron: str) -> str:
+    """The schedule as Kubernetes' CronJob controller parses it (five fields, or a macro), else ``OptionsError``."""
     text = " ".join(cron.split())
+    if text in _MACROS:
+        return text
     fields = text.split(" ")
-    if text in _MACROS or (len(fields) == 5 and all(_CRON_FIELD.match(item) for item in fields)):
+    if len(fields) != len(_CRON_FIELDS):
+        problem: str | None = f"it has {len(fields)} fields"
+    else:
+        problems = (_cron_field_problem(item, *rule) for item, rule in zip(fields, _CRON_FIELDS, strict=True))
+        problem = next((problem for problem in problems if problem), None)
+    if problem is None:
         return text
     raise OptionsError(
-        f"--cron {cron!r} is not a cron schedule: five fields 'MIN HOUR DAY MONTH WEEKDAY' "
+        f"--cron {cron!r} is not a cron schedule ({problem}): five fields 'MIN HOUR DAY MONTH WEEKDAY' "
         "(e.g. '0 3 * * *' for 03:00 daily) or a macro such as @daily",
         "cron",
     )
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# (field, lowest, highest, names counted from lowest): the ranges of the parser Kubernetes uses (robfig/cron)
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 6, _WEEKDAYS),
+)
+
+
+def _cron_field_problem(text: str, what: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
+    """Why one field is not ``*``, ``?``, ``A``, ``A-B`` or any of them ``/STEP``, comma-separated, in range."""
+
+    def value(token: str) -> int | None:
+        if token.isdigit():
+            return int(token)
+        return names.index(token.lower()) + low if token.lower() in names else None
+
+    for item in text.split(","):
+        span, slash, step = item.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            return f"{what} {item!r}: the step after '/' must be a positive number"
+        if span in ("*", "?") and (span == "*" or what.startswith("day")):
+            continue
+        first, dash, last = span.partition("-")
+        bounds = [value(first), value(last) if dash else value(first)]
+        if None in bounds:
+            return f"{what} {item!r} is not a number{' or a name' if names else ''}"
+        start, end = bounds
+        assert start is not None and end is not None
+        if not low <= start <= end <= high:
+            return f"{what} {item!r} is outside {low}-{high}" if start <= end else f"{what} {item!r} runs backwards"
+    return None
 
 
 def _relative_to_root(path: str | Path, root: Path, what: str) -> str:

@@ -110,8 +110,16 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from ..mlflow_store import MlflowStore
+    import os
 
+    from ..exceptions import NotFoundError
+    from ..extract import check_name
+    from ..mlflow_store import DB_FILE, MlflowStore
+
+    check_name(args.name)
+    if not os.environ.get("MLFLOW_TRACKING_URI") and not (args.root / DB_FILE).is_file():
+        # a read-only command: never create the local store just to find it empty
+        raise NotFoundError(f"no retraining runs for {args.name!r}: run jupyter-deploy retrain NOTEBOOK first")
     runs = MlflowStore(args.root).runs(args.name, limit=args.limit)
     emit(args, runs, format_runs(runs))
     return 0
