@@ -79,7 +79,7 @@ def export_pipeline(path: Path) -> str:
     source = read_notebook(path)
     deployment = select_deployment(find_deployments(source, "bench"), "bench", str(path))
     closure = build_closure(source, deployment)
-    return render_predictor(deployment, closure, {}, None, None, False, cell_comments=True)
+    return render_predictor(deployment, closure, {}, None, None)
 
 
 def timed(function, repeat: int) -> float:

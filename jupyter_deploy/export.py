@@ -39,6 +39,8 @@ class ExportRequest:
     mlflow_run_id: str | None = None
     parity: bool = True
     make_current: bool = True
+    default_name: str | None = None
+    """what unnamed cells are called when ``notebook`` is unknown (a kernel's history: its Jupyter session)"""
 
 
 def default_name(notebook: str | None) -> str:
@@ -69,31 +71,50 @@ def export_notebook(
 
 def export(request: ExportRequest) -> ExportResult:
     where = request.notebook or "the kernel's history"
-    deployments = find_deployments(request.source, default_name(request.notebook), latest_wins=request.history)
+    unnamed = request.default_name or default_name(request.notebook)
+    deployments = find_deployments(request.source, unnamed, latest_wins=request.history)
     deployment = select_deployment(deployments, request.name, where)
+    if request.make_current and manifests_configured(request.root, deployment.name):
+        _check_manifest_options(request.root, deployment)  # before anything is written
     closure = build_closure(request.source, deployment, history=request.history, live=request.namespace is not None)
     live = {name: binding for name, binding in closure.live.items() if name not in KERNEL_NAMES}
     if request.namespace is None:
         _refuse_live(live, closure, request)
-        result = _write(request, deployment, closure, captured={}, example=None)
-    else:
-        result = _write_live(request, deployment, closure, live)
-    if request.make_current and manifests_configured(request.root, deployment.name):
+        return _write(request, deployment, closure, captured={}, example=None)
+    return _write_live(request, deployment, closure, live)
+
+
+def _check_manifest_options(root: Path, deployment: Deployment) -> None:
+    from .manifest_options import manifest_options
+    from .options import resolve_options
+    from .predictor import deployment_options
+
+    manifest_options(deployment.name, resolve_options(root, deployment.name, recorded=deployment_options(deployment)))
+
+
+def _promote(request: ExportRequest, result: ExportResult) -> None:
+    """Manifests (when ``deploy.yaml`` names the deployment), then ``CURRENT``: a version neither points at is
+    removed if they fail, so a failed export changes nothing."""
+    if not request.make_current:
+        return
+    root, info = request.root, result.info
+    if manifests_configured(root, info.name):
         from .manifests import write_manifests
 
-        result.manifests = write_manifests(request.root, deployment.name)["directory"]
-    return result
+        try:
+            result.manifests = write_manifests(root, f"{info.name}@{info.version}")["directory"]
+        except BaseException:
+            if result.created:
+                shutil.rmtree(result.path, ignore_errors=True)
+            raise
+    versions.set_current(root, info.name, info.version)
 
 
 def manifests_configured(root: Path, name: str) -> bool:
     """``deploy.yaml`` names the deployment: its manifests follow each export automatically."""
-    import yaml
+    from .options import read_project_file
 
-    path = Path(root) / "deploy.yaml"
-    if not path.is_file():
-        return False
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return isinstance(data, dict) and name in (data.get("deployments") or {})
+    return name in read_project_file(root).get("deployments", {})
 
 
 def _refuse_live(live: dict, closure: Closure, request: ExportRequest) -> None:
@@ -173,11 +194,12 @@ def _write(
     from .capture import CaptureContext, capture
     from .capture.shipped import ship_files, shipped_paths
     from .predictor import deployment_options, render_predictor, write_runtime
+    from .reference import example_script, run_reference
     from .requirements import imported_modules, pin
     from .runtime.spec import spec_of
 
     root, name = request.root, deployment.name
-    with versions.staging(root, name) as stage:
+    with versions.locked(root, name), versions.staging(root, name) as stage:
         context = CaptureContext(
             directory=stage / "artifacts",
             module_inputs=captured.get("inputs") or {},
@@ -195,6 +217,10 @@ def _write(
             example_saved = capture("example_input", example[0], examples)
             capture("example_output", example[1], examples)
             spec = spec_of(example[0])
+        elif deployment.role("example"):
+            example_saved, spec = run_reference(
+                example_script(deployment, closure), context.directory, _notebook_dir(request)
+            )
         closure = _with_needs(request, deployment, closure, saved)
         shipped = ship_files(shipped_paths(deployment), _notebook_dir(request), context.directory)
         text = render_predictor(
@@ -203,7 +229,6 @@ def _write(
             saved,
             example_saved.filename if example_saved else None,
             spec,
-            cell_comments=not request.history,
             shipped_files=bool(shipped),
         )
         (stage / "predictor.py").write_text(text, encoding="utf-8")
@@ -219,11 +244,11 @@ def _write(
         existing = versions.find_by_hash(root, name, digest)
         if existing is not None:
             path = versions.version_path(root, name, existing.version)
-            if request.make_current:
-                versions.set_current(root, name, existing.version)
-            return ExportResult(info=existing, path=str(path), created=False)
+            result = ExportResult(info=existing, path=str(path), created=False)
+            _promote(request, result)
+            return result
 
-        parity = _parity(stage, deployment, closure, example) if request.parity else None
+        parity = _parity(stage, deployment, live=example is not None) if request.parity else None
         if parity is not None and parity.status == "failed":
             raise ParityError(f"parity check failed for {name!r}: {parity.detail}")
         check_batching(stage, deployment_options(deployment))
@@ -245,27 +270,32 @@ def _write(
             parity=parity,
         )
         path = versions.commit(root, name, stage, info)
-    if request.make_current:
-        versions.set_current(root, name, info.version)
-    changed = versions.changed_files(versions.version_path(root, name, parent), path) if parent else []
-    return ExportResult(info=info, path=str(path), created=True, changed_files=changed)
+        changed = versions.changed_files(versions.version_path(root, name, parent), path) if parent else []
+        result = ExportResult(info=info, path=str(path), created=True, changed_files=changed)
+        _promote(request, result)
+    return result
 
 
-def _parity(stage: Path, deployment: Deployment, closure: Closure, example: tuple[Any, Any] | None) -> Parity:
+STATIC_PARITY = (
+    "no kernel: the module reproduced the notebook's code re-run in a fresh process, which is no independent "
+    "reference; export with --execute (or %deploy export in the notebook) to compare with what the notebook computed"
+)
+
+
+def _parity(stage: Path, deployment: Deployment, live: bool) -> Parity:
+    """A live export compares with what the kernel computed; a static one only checks that the module runs and
+    agrees with its own code (a failure there is real), and says that this is no parity check."""
     from .parity import run_parity
-    from .predictor import reference_script
 
-    if example is not None:
-        return run_parity(stage)
     if not deployment.role("example"):
         return Parity(status="skipped", detail="no example cell: add '%%deploy example' to check parity")
-    script = stage.parent / f"{stage.name}-reference.py"
-    script.write_text(reference_script(deployment, closure), encoding="utf-8")
     try:
-        return run_parity(stage, script)
+        result = run_parity(stage)
     finally:
-        script.unlink(missing_ok=True)
         shutil.rmtree(stage / "__pycache__", ignore_errors=True)
+    if live or result.status != "passed":
+        return result
+    return result.model_copy(update={"status": "skipped", "detail": STATIC_PARITY})
 
 
 def _with_needs(request: ExportRequest, deployment: Deployment, closure: Closure, saved: dict) -> Closure:

@@ -27,7 +27,7 @@ def export_in_kernel(
     mlflow_run_id: str | None = None,
     make_current: bool = True,
 ) -> ExportResult:
-    from .export import ExportRequest, _relative, export
+    from .export import ExportRequest, _relative, default_name, export
     from .notebook import history_source, read_notebook
 
     root = Path(root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd())
@@ -37,6 +37,7 @@ def export_in_kernel(
         source, history = read_notebook(notebook), False
     else:
         source, history, label = history_source(list(shell.history_manager.input_hist_raw[1:])), True, None
+    session = shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
     request = ExportRequest(
         root=root,
         source=source,
@@ -49,6 +50,8 @@ def export_in_kernel(
         # retraining sets both: the notebook's own mlflow.start_run() removes MLFLOW_RUN_ID from os.environ
         mlflow_run_id=mlflow_run_id or os.environ.get("JD_MLFLOW_RUN_ID") or os.environ.get("MLFLOW_RUN_ID"),
         make_current=make_current and os.environ.get("JD_EXPORT_NO_PROMOTE") != "1",
+        # one naming rule: unnamed cells take the notebook's name, here the notebook of this Jupyter session
+        default_name=default_name(str(session)) if session and not notebook else None,
     )
     return export(request)
 
@@ -68,6 +71,10 @@ def export_command(shell: Any, argv: list[str]) -> Any:
     parser.add_argument("--requirement", action="append", default=[], help="extra requirement line")
     parser.add_argument("--notebook", help="read cells from this saved notebook instead of the history")
     args = parser.parse_args(argv)
+    if os.environ.get("JD_NOTEBOOK_PATH") and not args.notebook:
+        # a runner (export --execute, retrain) drives this kernel and exports once, after the last cell
+        print("%deploy export: skipped here; the runner exports after the notebook's last cell")
+        return None
     result = export_in_kernel(shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement)
     from .widgets import version_card
 

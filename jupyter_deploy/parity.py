@@ -1,8 +1,9 @@
 """The parity check: import a new predictor in a fresh process and compare its output with the notebook's.
 
-The reference is what the notebook computed in the kernel (``artifacts/example_output.*``) or, for a
-saved notebook exported without a kernel, the notebook's own cells run as a plain script.
-Run as ``python -m jupyter_deploy.parity VERSION_DIR [REFERENCE_SCRIPT]``; prints one JSON line.
+The reference is ``artifacts/example_output.*``: what the notebook computed in the kernel (a live export), or,
+for a saved notebook exported without a kernel, its own code re-run in a fresh process (``reference.py``; no
+independent reference, so export reports that parity as skipped).
+Run as ``python -m jupyter_deploy.parity VERSION_DIR``; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -13,18 +14,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from .models import Parity
 from .runtime.compare import compare
 
 
-def run_parity(version_dir: Path, reference_script: Path | None = None, timeout: float = 300) -> Parity:
+def run_parity(version_dir: Path, timeout: float = 300) -> Parity:
     """Run the check in a subprocess; a crash there is a failed check whose detail is the error."""
     version_dir = Path(version_dir).resolve()
     command = [sys.executable, "-m", "jupyter_deploy.parity", str(version_dir)]
-    if reference_script is not None:
-        command.append(str(Path(reference_script).resolve()))
     start = time.perf_counter()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
@@ -43,29 +41,23 @@ def run_parity(version_dir: Path, reference_script: Path | None = None, timeout:
     return result
 
 
-def _main(version_dir: str, reference_script: str | None = None) -> int:
+def _main(version_dir: str) -> int:
     from .batchcheck import load_predictor_class
+    from .runtime.artifacts import load_artifact
 
     directory = Path(version_dir)
     model = load_predictor_class(directory)()
     model.load()
     actual = model.infer(model.to_device(model.load_example_input()))
-    if reference_script is not None:
-        namespace: dict[str, Any] = {"__name__": "_jd_reference"}
-        exec(compile(Path(reference_script).read_text(), reference_script, "exec"), namespace)
-        expected = namespace["_jd_reference"]
-    else:
-        from .runtime.artifacts import load_artifact
-
-        outputs = sorted((directory / "artifacts").glob("example_output.*"))
-        if not outputs:
-            print(json.dumps({"status": "skipped", "detail": "no reference output"}))
-            return 0
-        expected = load_artifact(outputs[0])
+    outputs = sorted((directory / "artifacts").glob("example_output.*"))
+    if not outputs:
+        print(json.dumps({"status": "skipped", "detail": "no reference output"}))
+        return 0
+    expected = load_artifact(outputs[0])
     ok, diff, detail = compare(actual, expected)
     print(json.dumps({"status": "passed" if ok else "failed", "max_abs_diff": diff, "detail": detail}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(*sys.argv[1:3]))
+    sys.exit(_main(sys.argv[1]))

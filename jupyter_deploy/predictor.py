@@ -75,8 +75,9 @@ def _section(module: str, stdlib: frozenset[str]) -> int:
     return 1 if top in stdlib else 2
 
 
-def notebook_code(statements: list[Statement], cell_comments: bool) -> str:
-    """The notebook's definitions, spaced as PEP 8 wants, each cell introduced by a comment."""
+def notebook_code(statements: list[Statement]) -> str:
+    """The notebook's definitions, spaced as PEP 8 wants. Nothing names cells or their positions: the same code
+    renders the same from a saved notebook and from a kernel's history, and moving cells makes no new version."""
     parts: list[str] = []
     previous: Statement | None = None
     for statement in statements:
@@ -84,8 +85,6 @@ def notebook_code(statements: list[Statement], cell_comments: bool) -> str:
         spaced = new_cell or _is_block(statement) or (previous is not None and _is_block(previous))
         if parts:
             parts.append("\n\n\n" if spaced else "\n")
-        if new_cell and cell_comments:
-            parts.append(f"# {statement.cell.label}\n")
         parts.append(statement.text)
         previous = statement
     return "".join(parts)
@@ -108,7 +107,6 @@ def render_predictor(
     artifacts: dict[str, Saved],
     example_artifact: str | None,
     input_spec: dict[str, Any] | None,
-    cell_comments: bool,
     shipped_files: bool = False,
 ) -> str:
     """The text of ``predictor.py``; version-independent so identical content hashes identically."""
@@ -129,7 +127,7 @@ def render_predictor(
         name=deployment.name,
         class_name=class_name(deployment.name),
         imports=sorted_imports(import_nodes),
-        notebook_code=notebook_code(code, cell_comments),
+        notebook_code=notebook_code(code),
         artifacts=[(variable, saved.filename, _load_arguments(saved)) for variable, saved in sorted(artifacts.items())],
         example_artifact=example_artifact,
         load_globals=load_globals,
@@ -168,11 +166,3 @@ def deployment_options(deployment: Deployment) -> dict[str, Any]:
     for cell in sorted(deployment.cells, key=lambda c: c.role == "predict"):
         merged.update(cell.options)
     return merged
-
-
-def reference_script(deployment: Deployment, closure: Closure) -> str:
-    """The notebook's own code, run as plain cells: what the parity check compares the module against."""
-    statements = sorted(closure.definitions + closure.load + closure.example, key=lambda s: s.position)
-    body = "\n\n".join(statement.text for statement in statements)
-    expression = pipeline_expression(deployment).replace("inputs", "example_input")
-    return f"{body}\n\n_jd_reference = {expression}\n"

@@ -7,12 +7,13 @@ use; export moves it, a retraining run moves it only when its promotion gate pas
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -23,6 +24,8 @@ from .models import VersionInfo
 
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
 HASHED_EXCLUDE = {"version.json"}
+STAGING_PREFIX = ".staging-"
+LOCK_FILE = ".lock"
 
 
 def deployments_dir(root: str | Path) -> Path:
@@ -76,7 +79,9 @@ def set_current(root: str | Path, name: str, version: str) -> None:
     """Point ``CURRENT`` at ``version`` (atomically: write a temp file, then rename)."""
     version_path(root, name, version)  # raises if it does not exist
     directory = deployment_dir(root, name)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".CURRENT-")
+    temp = directory / f".CURRENT-{secrets.token_hex(6)}"
+    # created with the user's umask (mkstemp's 0600 would survive the rename)
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(version + "\n")
     os.replace(temp, directory / "CURRENT")
@@ -89,10 +94,15 @@ def check_version(version: str) -> str:
     return version
 
 
-def version_path(root: str | Path, name: str, version: str) -> Path:
-    from .extract import check_name  # names are Kubernetes names, never paths
+def check_name_text(name: str) -> str:
+    """A deployment name is a Kubernetes name, never a path: it is joined to ``deployments/``."""
+    from .extract import check_name
 
-    check_name(name)
+    return check_name(name)
+
+
+def version_path(root: str | Path, name: str, version: str) -> Path:
+    check_name_text(name)
     path = deployment_dir(root, name) / check_version(version)
     if not (path / "version.json").is_file():
         known = ", ".join(info.version for info in list_versions(root, name)) or "none"
@@ -102,10 +112,8 @@ def version_path(root: str | Path, name: str, version: str) -> Path:
 
 def resolve(root: str | Path, spec: str) -> tuple[VersionInfo, Path]:
     """``NAME`` (its current version) or ``NAME@vN`` -> (info, directory)."""
-    from .extract import check_name
-
     name, _, version = spec.partition("@")
-    check_name(name)
+    check_name_text(name)
     if not version:
         current = current_version(root, name)
         if current is None:
@@ -132,15 +140,67 @@ def content_hash(directory: Path) -> str:
 
 @contextmanager
 def staging(root: str | Path, name: str) -> Iterator[Path]:
-    """A temporary directory beside the versions, removed unless ``commit`` renamed it into place."""
+    """A temporary directory beside the versions, removed unless ``commit`` renamed it into place.
+
+    Made with ``os.mkdir`` so the version gets the user's umask (mkdtemp's 0700 would survive the rename).
+    Call it under ``locked``: then any other staging directory is a killed export's, and is removed."""
     directory = deployment_dir(root, name)
     directory.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
+    stage = directory / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    stage.mkdir()
     try:
         yield stage
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextmanager
+def locked(root: str | Path, name: str) -> Iterator[None]:
+    """One export of ``name`` at a time, across processes (``flock`` on ``deployments/NAME/.lock``).
+
+    Whoever holds the lock owns everything temporary under ``deployments/NAME/``: what an earlier, killed export
+    left there is removed on entry. On exit the lock file goes, and so does a deployment directory that this
+    export created and left without a version (a failed first export leaves nothing)."""
+    import fcntl
+
+    check_name_text(name)
+    parent, directory = deployments_dir(root), deployment_dir(root, name)
+    created = [path for path in (parent, directory) if not path.exists()]
+    lock_file = directory / LOCK_FILE
+    while True:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            same = os.stat(lock_file).st_ino == os.fstat(handle).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(handle)  # the previous holder removed the file (and maybe the directory) as we waited: again
+    try:
+        remove_stale(directory)
+        yield
+    finally:
+        try:
+            remove_stale(directory)
+            lock_file.unlink(missing_ok=True)
+            for path in reversed(created):
+                with contextlib.suppress(OSError):  # not empty: a version, CURRENT, someone's files
+                    path.rmdir()
+        finally:
+            os.close(handle)
+
+
+def remove_stale(directory: Path) -> None:
+    """Staging directories and temporary files of exports that died (only call it holding ``locked``)."""
+    for child in directory.glob(".*"):
+        if child.name.startswith(STAGING_PREFIX) or child.name.startswith(".CURRENT-"):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
 
 
 def find_by_hash(root: str | Path, name: str, digest: str) -> VersionInfo | None:
