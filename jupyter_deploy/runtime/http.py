@@ -4,7 +4,9 @@ A pure ASGI middleware (no per-request task or body copy when the request is fin
 - inference routes (``/v1/models/NAME:predict``, ``/v2/models/NAME/infer``) take whatever KServe takes: JSON
   with or without a Content-Type, binary v2 bodies announced by ``inference-header-content-length`` (NVIDIA's
   tritonclient sends no Content-Type), CloudEvents; a JSON Content-Type with parameters (``; charset=utf-8``)
-  is reduced to the bare type, which is all KServe recognises (it would hand the body to the model as bytes);
+  is reduced to the bare type, which is all KServe recognises (it would hand the body to the model as bytes),
+  and a v2 body with neither a Content-Type nor the binary header is JSON (tritonclient's JSON requests), where
+  KServe's v2 route would refuse it as a binary body without its header;
 - a body over ``max_body_bytes`` is 413 (checked on Content-Length, and while reading chunked bodies);
 - every inference request for a served model is counted and timed (``metrics.observe_request``); requests
   for other names (KServe answers 404) are not, so a client cannot grow the metrics without bound.
@@ -24,6 +26,7 @@ ROUTE = re.compile(
     r"^/(?:v1/models/(?P<v1>[^/:]+):(?:predict|explain)|v2/models/(?P<v2>[^/]+)(?:/versions/[^/]+)?/infer)$"
 )
 JSON_TYPES = {b"application/json", b"application/cloudevents+json"}
+BINARY_HEADER = b"inference-header-content-length"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 Scope = dict[str, Any]
@@ -73,7 +76,7 @@ class GuardMiddleware:
 
         try:
             if scope["method"] == "POST":
-                refused = self._check_headers(scope)
+                refused = self._check_headers(scope, protocol)
                 if refused is not None:
                     await send_error(send_and_record, *refused)
                     return
@@ -88,16 +91,23 @@ class GuardMiddleware:
     def _too_large(self) -> str:
         return f"request body is larger than {self.max_body_bytes} bytes (the server's --max_body_mb)"
 
-    def _check_headers(self, scope: Scope) -> tuple[int, str] | None:
+    def _check_headers(self, scope: Scope, protocol: str) -> tuple[int, str] | None:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        length = None
+        length, typed, binary = None, False, False
         for index, (key, value) in enumerate(headers):
             if key == b"content-type":
+                typed = True
                 content_type = value.split(b";", 1)[0].strip().lower()
                 if content_type in JSON_TYPES and content_type != value:  # KServe compares the whole header
                     headers[index] = (key, content_type)
             elif key == b"content-length":
                 length = value
+            elif key == BINARY_HEADER:
+                binary = True
+        if protocol == "v2" and not typed and not binary:
+            # tritonclient sends its JSON requests without a Content-Type, which KServe's v2 route takes for
+            # a binary body and refuses (400): a body without the binary header can only be JSON
+            headers.append((b"content-type", b"application/json"))
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             return 413, self._too_large()
         return None
