@@ -121,3 +121,13 @@ class ParameterError(JupyterDeployError):
     """A retraining parameter is unknown or of the wrong type. HTTP 400."""
 
     status = 400
+
+
+class BatchError(JupyterDeployError):
+    """Batch prediction cannot run: an unreadable input, missing or extra columns, an existing output. HTTP 400."""
+
+    status = 400
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
