@@ -73,11 +73,20 @@ class NotebookModel(kserve.Model):
         self._batcher: Any = None
         self._executor: Any = None
         self._dispatcher: Any = None
+        self.payload_log: Any = None  # runtime/payload_log.py, when served with --log-payloads
 
     def configure(
-        self, max_batch_size: int | None = None, max_latency_ms: float | None = None, **_: Any
+        self,
+        max_batch_size: int | None = None,
+        max_latency_ms: float | None = None,
+        payload_log: dict[str, Any] | None = None,
+        **_: Any,
     ) -> NotebookModel:
         """Serving options from the command line (over the magic line's, which are the class defaults)."""
+        if payload_log:
+            from .payload_log import open_payload_log
+
+            self.payload_log = open_payload_log(self, payload_log)
         if max_batch_size is not None:
             self.max_batch_size = max_batch_size
         if max_latency_ms is not None:
@@ -190,6 +199,8 @@ class NotebookModel(kserve.Model):
             # SystemExit/KeyboardInterrupt from the notebook's code would stop the event loop (asyncio re-raises
             # them out of the task): they are one request's failure, a JSON 500 like any other
             raise InferenceError(f"predict failed: {type(error).__name__}: {error}") from error
+        if self.payload_log is not None:  # a queue append: encoding and writing happen on the log's thread
+            self.payload_log.record(payload, headers, inputs, outputs)
         return self._response(outputs, payload)
 
     def _response(self, outputs: Any, payload: Any) -> Any:

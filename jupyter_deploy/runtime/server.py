@@ -55,7 +55,16 @@ def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentPar
     parser.add_argument(
         "--max_body_mb", "--max-body-mb", dest="max_body_mb", type=float, default=64.0, help="largest request body"
     )
+    from .payload_log import add_arguments
+
+    add_arguments(parser)  # --log-payloads DIR and its format and rotation
     return parser
+
+
+def payload_log_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    from .payload_log import settings
+
+    return settings(args)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -82,6 +91,7 @@ def serve_main(model_class: type, argv: list[str] | None = None) -> None:
         "max_body_bytes": int(args.max_body_mb * 1024 * 1024),
         "latency_logging": _latency_logging(argv if argv is not None else sys.argv[1:], args),
         "event_loop": args.event_loop,
+        "payload_log": payload_log_settings(args),
     }
     check_port_free(args.host, args.http_port)
     signal.signal(signal.SIGTERM, _exit_quietly)
