@@ -131,3 +131,9 @@ class BatchError(JupyterDeployError):
     def __init__(self, message: str, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class MonitorError(JupyterDeployError):
+    """Payload logs or a reference profile cannot be used (none, unreadable, another deployment's). HTTP 400."""
+
+    status = 400
