@@ -119,9 +119,23 @@ def diff_command(shell: Any, argv: list[str]) -> None:
 
 def manifests_command(shell: Any, argv: list[str]) -> None:
     """``%deploy manifests NAME [options]``: the CLI's ``manifests`` command, run in the kernel's root."""
-    from .cli import main
+    import contextlib
+    import io
+
+    from IPython.core.error import UsageError
+
+    from .cli import build_parser
 
     root = os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
     if "--root" not in argv:
         argv = [*argv, "--root", root]
-    main(["manifests", *argv])
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args = build_parser().parse_args(["manifests", *argv])
+    except SystemExit as exit:  # argparse: --help (0, printed) or a usage error (2); never exit the kernel
+        if not exit.code:
+            return
+        lines = errors.getvalue().strip().splitlines() or ["invalid arguments"]
+        raise UsageError(f"%deploy manifests: {lines[-1].partition('error: ')[2] or lines[-1]}") from None
+    args.handler(args)  # JupyterDeployError: the magic shows it as one line

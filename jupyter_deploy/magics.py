@@ -58,16 +58,23 @@ class DeployMagics(Magics):
         from .extract import parse_magic_line
 
         try:
-            parse_magic_line(line)
+            role = parse_magic_line(line)[0]
         except JupyterDeployError as error:
             raise UsageError(str(error)) from None
         assert self.shell is not None
-        self.shell.run_cell(cell, store_history=False)
+        result = self.shell.run_cell(cell, store_history=False)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            # the cell's own traceback is shown above; failing this cell stops Run All, nbclient and papermill
+            raise UsageError(f"the %%deploy {role} cell failed: {type(error).__name__}: {error}")
 
     @line_magic("deploy")
     def deploy_line(self, line: str) -> Any:
         """%deploy COMMAND ...: export, versions, diff, serve, stop, manifests (see %deploy COMMAND --help)."""
-        argv = shlex.split(line)
+        try:
+            argv = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"%deploy {line.strip()[:60]}: {error}") from None
         if not argv or argv[0] in {"-h", "--help", "help"}:
             print(f"usage: %deploy {{{','.join(LINE_COMMANDS)}}} ...\n\n{self.deploy_line.__doc__}")
             return None
