@@ -67,7 +67,12 @@ def fingerprint(path: Path) -> dict[str, Any]:
         while block := stream.read(HASH_BLOCK):
             digest.update(block)
     stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest()}
+    return {
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def write_atomic(frame: Any, path: Path, fmt: str) -> None:

@@ -108,7 +108,9 @@ def _require_tables() -> None:
         except ImportError:
             from .. import DISTRIBUTION
 
-            raise BatchError(f"batch prediction needs pandas and pyarrow: pip install '{DISTRIBUTION}[batch]'") from None
+            raise BatchError(
+                f"batch prediction needs pandas and pyarrow: pip install '{DISTRIBUTION}[batch]'"
+            ) from None
 
 
 def _predictor_class(version_dir: Path, label: str) -> Any:

@@ -86,6 +86,16 @@ def register(subparsers: Any) -> None:
         help="end the canary of deploy/NAME/: write its new version alone and point CURRENT at it",
     )
     manifests.add_argument("--commit", action="store_true", help="git commit deploy/NAME/ and the version directory")
+    batch = manifests.add_argument_group("batch prediction on the cluster (deploy/NAME/batch-job.yaml)")
+    batch.add_argument(
+        "--batch-job",
+        action="store_true",
+        help="write an Indexed Job (Kubernetes >= 1.24) that runs the version's predictor image over --input, "
+        "pod INDEX predicting shard INDEX into --output/part-INDEX.parquet; the InferenceService is left alone",
+    )
+    batch.add_argument("--input", dest="batch_input", metavar="URI", help="pvc://CLAIM/PATH, s3://..., gs://...")
+    batch.add_argument("--output", dest="batch_output", metavar="URI", help="a directory URI for part-INDEX.parquet")
+    batch.add_argument("--parallelism", type=int, default=1, metavar="K", help="pods, one shard each (default 1)")
     add_root(manifests)
     add_json(manifests)
     manifests.set_defaults(handler=run_manifests)
@@ -133,6 +143,8 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
 def run_manifests(args: argparse.Namespace) -> int:
     from ..manifests import write_manifests
 
+    if args.batch_job or args.batch_input or args.batch_output:
+        return run_batch_job(args)
     result = write_manifests(args.root, args.spec, cli_options(args), commit=args.commit, promote=args.promote)
     lines = [
         f"{'wrote' if result['changed'] else 'unchanged'} {result['directory']} ({result['name']} {result['version']})"
@@ -146,6 +158,27 @@ def run_manifests(args: argparse.Namespace) -> int:
     if args.commit:
         lines.append(f"committed {result['commit']}" if result["commit"] else "nothing to commit")
     emit(args, result, "\n".join(lines))
+    return 0
+
+
+def run_batch_job(args: argparse.Namespace) -> int:
+    from ..batch.job import write_batch_job
+    from ..exceptions import OptionsError
+
+    if not (args.batch_job and args.batch_input and args.batch_output):
+        raise OptionsError("a batch job needs --batch-job, --input URI and --output URI together")
+    if args.promote or args.commit:
+        raise OptionsError("--batch-job writes deploy/NAME/batch-job.yaml only: drop --promote and --commit")
+    result = write_batch_job(
+        args.root, args.spec, cli_options(args), args.batch_input, args.batch_output, args.parallelism
+    )
+    lines = [
+        f"{'wrote' if result['changed'] else 'unchanged'} {result['path']} ({result['name']} {result['version']}: "
+        f"Job {result['job']}, {result['parallelism']} pod(s), image {result['image']})"
+    ]
+    emit(args, result, "\n".join(lines))
+    for note in result["notes"]:
+        print(f"jupyter-deploy: note: {note}", file=sys.stderr)
     return 0
 
 

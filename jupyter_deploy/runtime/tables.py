@@ -58,9 +58,9 @@ def write_frame(frame: Any, target: Any, fmt: str) -> None:
         if nested:  # lists as JSON text, which a CSV reader can parse back
             frame = frame.assign(**{name: frame[name].map(_json_text) for name in nested})
         text = frame.to_csv(index=False)
-    else:
-        text = frame.to_json(orient="records", lines=True, force_ascii=False)
-        text = text if text.endswith("\n") or not text else text + "\n"
+    else:  # json.dumps, not to_json: pandas rounds floats to 10 digits
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        text = "".join(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n" for record in records)
     data = text.encode("utf-8")
     if hasattr(target, "write"):
         target.write(data)
@@ -75,6 +75,14 @@ def _has_containers(series: Any) -> bool:
 
 def _json_text(item: Any) -> Any:
     return json.dumps(plain(item)) if isinstance(item, (list, dict, tuple)) or hasattr(item, "tolist") else item
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return plain(value)
+    raise TypeError(f"{type(value).__name__} has no JSON form")
 
 
 def plain(value: Any) -> Any:
@@ -102,7 +110,9 @@ def text_columns(spec: dict[str, Any]) -> list[str]:
     return [column["name"] for column in spec.get("columns") or [] if column.get("dtype") == "object"]
 
 
-def split_columns(columns: list[Any], spec: dict[str, Any], keys: list[str] | None = None) -> tuple[list[str], list[str]]:
+def split_columns(
+    columns: list[Any], spec: dict[str, Any], keys: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """(feature columns, key columns) of a table with ``columns``; ``keys`` None: every non-feature column."""
     columns = [str(name) for name in columns]
     duplicated = sorted({name for name in columns if columns.count(name) > 1})
