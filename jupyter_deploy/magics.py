@@ -63,10 +63,10 @@ class DeployMagics(Magics):
             raise UsageError(str(error)) from None
         assert self.shell is not None
         result = self.shell.run_cell(cell, store_history=False)
-        error = result.error_before_exec or result.error_in_exec
-        if error is not None:
+        failure = result.error_before_exec or result.error_in_exec
+        if failure is not None:
             # the cell's own traceback is shown above; failing this cell stops Run All, nbclient and papermill
-            raise UsageError(f"the %%deploy {role} cell failed: {type(error).__name__}: {error}")
+            raise UsageError(f"the %%deploy {role} cell failed: {type(failure).__name__}: {failure}")
 
     @line_magic("deploy")
     def deploy_line(self, line: str) -> Any:
