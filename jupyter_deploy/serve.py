@@ -144,8 +144,10 @@ def start_server(
     max_latency_ms: float | None = None,
     output: IO[bytes] | int | None = None,
     timeout: float = 180.0,
+    payload_log: dict[str, Any] | None = None,
 ) -> LocalServer:
-    """Start ``NAME[@vN]`` and wait until it is ready; ``output`` gets the server's log (default: a file)."""
+    """Start ``NAME[@vN]`` and wait until it is ready; ``output`` gets the server's log (default: a file).
+    ``payload_log``: ``monitor.payloads.log_options`` (``--log-payloads DIR`` and its format and rotation)."""
     from .options import resolve_options
     from .versions import resolve
 
@@ -166,7 +168,7 @@ def start_server(
         output = log.open("ab")
     env = {**os.environ, "JD_EXAMPLE_REQUEST": str(workdir / "example.json"), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        predictor_command(version_dir, info.name, host, port, options),
+        predictor_command(version_dir, info.name, host, port, options) + payload_log_arguments(payload_log),
         cwd=version_dir,
         env=env,
         stdout=output,
@@ -185,6 +187,12 @@ def start_server(
         text = example.read_text(encoding="utf-8")
         server.example = None if text.startswith('{"error"') else text
     return server
+
+
+def payload_log_arguments(payload_log: dict[str, Any] | None) -> list[str]:
+    from .monitor.payloads import predictor_arguments
+
+    return predictor_arguments(payload_log)
 
 
 def wait_ready(server: LocalServer, timeout: float) -> None:

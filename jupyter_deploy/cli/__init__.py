@@ -14,7 +14,7 @@ from .. import __version__
 from ..exceptions import JupyterDeployError
 
 # one module a concern; each defines ``register(subparsers)``
-COMMAND_MODULES = ("export", "serve", "manifests", "retrain", "predict")
+COMMAND_MODULES = ("export", "serve", "manifests", "retrain", "predict", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

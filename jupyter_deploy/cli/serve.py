@@ -27,14 +27,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-batch-size", type=int, help="batch concurrent requests up to N rows")
     serve.add_argument("--max-latency-ms", type=float, help="longest a batch keeps collecting arriving requests")
     serve.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (default 180)")
+    serve.add_argument("--log-payloads", metavar="DIR", help="log each request's inputs and outputs to DIR")
+    serve.add_argument("--log-format", choices=("jsonl", "parquet"), default="jsonl", help="payload files' format")
+    serve.add_argument("--log-rotate-mb", type=float, help="start a new payload file past this size (default 64)")
+    serve.add_argument("--log-rotate-seconds", type=float, help="start a new payload file this often (default 3600)")
     add_root(serve)
     add_json(serve)
     serve.set_defaults(handler=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from ..monitor.payloads import log_options
     from ..serve import serve_foreground, start_server
 
+    payload_log = log_options(args.log_payloads, args.log_format, args.log_rotate_mb, args.log_rotate_seconds)
     server = start_server(
         args.root,
         args.spec,
@@ -45,5 +51,6 @@ def run_serve(args: argparse.Namespace) -> int:
         max_latency_ms=args.max_latency_ms,
         output=sys.stderr.fileno(),
         timeout=args.timeout,
+        payload_log=payload_log,
     )
     return serve_foreground(server, as_json=args.json)

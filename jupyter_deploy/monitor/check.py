@@ -1,0 +1,74 @@
+"""``jupyter-deploy monitor NAME[@vN] --payloads DIR``: logged requests against the version's reference profile.
+
+Everything is read and compared before anything is written: a bad payload directory or a version without a
+profile is one line and leaves no report and no MLflow run behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import MonitorError
+
+DEFAULT_THRESHOLD = 0.2
+
+
+def run_monitor(
+    root: str | Path,
+    spec: str,
+    payloads: str | Path,
+    threshold: float = DEFAULT_THRESHOLD,
+    html: str | Path | None = None,
+    log_to_mlflow: bool = True,
+) -> dict[str, Any]:
+    """Compare, then write the HTML report and the MLflow run; returns the result (``drifted``: exit 3)."""
+    from .. import versions
+    from .drift import compare
+    from .payloads import read_payloads
+    from .profile import PROFILE_FILE, read_profile
+
+    if not threshold > 0:
+        raise MonitorError(f"--threshold must be a positive PSI (0.1 moderate, 0.2 usual, 0.25 large), not {threshold}")
+    info, version_dir = versions.resolve(root, spec)
+    profile = read_profile(version_dir)
+    if profile is None:
+        raise MonitorError(
+            f"{info.name} {info.version} has no reference profile (artifacts/{PROFILE_FILE}): it was exported "
+            "before monitoring existed; export the notebook again to get one"
+        )
+    logged = read_payloads(payloads, info.name)
+    features = compare(profile.get("inputs"), logged.inputs, "input", threshold)
+    features += compare(profile.get("outputs"), logged.outputs, "output", threshold)
+    judged = [feature for feature in features if feature.psi is not None and not feature.note]
+    result: dict[str, Any] = {
+        "name": info.name,
+        "version": info.version,
+        "payloads": str(Path(payloads).resolve()),
+        "threshold": threshold,
+        "reference": {
+            "inputs": (profile.get("inputs") or {}).get("source"),
+            "outputs": (profile.get("outputs") or {}).get("source"),
+            "rows": (profile.get("inputs") or {}).get("rows"),
+        },
+        "requests": logged.requests,
+        "rows": logged.rows,
+        "logged_versions": logged.versions,
+        "files": logged.files,
+        "first": logged.first,
+        "last": logged.last,
+        "judged": len(judged),
+        "drifted": any(feature.drifted for feature in features),
+        "features": [feature.as_dict() for feature in features],
+    }
+    html_path = None
+    if html is not None:
+        from .report import write_html
+
+        html_path = write_html(result, html)
+        result["html"] = str(html_path)
+    if log_to_mlflow:
+        from .mlflow_log import log_result
+
+        result["mlflow_run_id"] = log_result(root, result, html_path)
+    return result
