@@ -41,6 +41,8 @@ class ExportRequest:
     make_current: bool = True
     default_name: str | None = None
     """what unnamed cells are called when ``notebook`` is unknown (a kernel's history: its Jupyter session)"""
+    reference: str | None = None
+    """``--reference VAR``: the kernel variable (training features) the reference profile describes"""
 
 
 def default_name(notebook: str | None) -> str:
@@ -221,6 +223,9 @@ def _write(
             example_saved, spec = run_reference(
                 example_script(deployment, closure), context.directory, _notebook_dir(request)
             )
+        from .monitor.profile import write_reference_profile  # artifacts/reference_profile.json, in the hash
+
+        write_reference_profile(context.directory, deployment, example, request.namespace, request.reference)
         closure = _with_needs(request, deployment, closure, saved)
         shipped = ship_files(shipped_paths(deployment), _notebook_dir(request), context.directory)
         text = render_predictor(
