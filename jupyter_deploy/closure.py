@@ -368,6 +368,7 @@ def _check_role_defines(deployment: Deployment, by_role: dict[str, list[Statemen
         "preprocess": "preprocess",
         "postprocess": "postprocess",
         "example": "example_input",
+        "reference": "reference_input",
     }
     for role, name in expected.items():
         cells = deployment.role(role)
@@ -375,7 +376,7 @@ def _check_role_defines(deployment: Deployment, by_role: dict[str, list[Statemen
             continue
         defined = set().union(*(statement.defines for statement in by_role.get(role, [])))
         if name not in defined:
-            what = f"def {name}(...)" if role != "example" else "example_input = ..."
+            what = f"def {name}(...)" if role not in ("example", "reference") else f"{name} = ..."
             raise ClosureError(
                 f"the {role} cell of {deployment.name!r} ({cells[0].cell_id}) must define {name}: write {what} in it",
                 name=name,

@@ -52,7 +52,8 @@ class DeployMagics(Magics):
     def deploy(self, line: str, cell: str) -> None:
         """%%deploy ROLE [--name NAME] [options]: mark this cell for export, then run it.
 
-        ROLE is predict, load, preprocess, postprocess or example. Options (--gpu 1,
+        ROLE is predict, load, preprocess, postprocess, example or reference (binds reference_input, the
+        data monitoring compares served requests with). Options (--gpu 1,
         --max-batch-size 32, ...) are recorded for the deployment's manifests and server.
         """
         from .extract import parse_magic_line

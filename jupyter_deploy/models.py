@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-Role = Literal["predict", "load", "preprocess", "postprocess", "example"]
-ROLES: tuple[str, ...] = ("predict", "load", "preprocess", "postprocess", "example")
+Role = Literal["predict", "load", "preprocess", "postprocess", "example", "reference"]
+# reference: binds reference_input (the training features), profiled at export for monitoring, never served
+ROLES: tuple[str, ...] = ("predict", "load", "preprocess", "postprocess", "example", "reference")
 
 
 class Annotation(BaseModel):

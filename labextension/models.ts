@@ -9,7 +9,8 @@ export const ROLES = [
   'load',
   'preprocess',
   'postprocess',
-  'example'
+  'example',
+  'reference'
 ] as const;
 
 export type Role = (typeof ROLES)[number];

@@ -88,7 +88,7 @@ def test_rerunning_a_cell_exports_what_ran_last(kernel: Kernel, project: Path) -
 def test_errors_are_usage_errors_that_say_what_to_fix(kernel: Kernel, project: Path) -> None:
     assert kernel.run("%%deploy predcit\nx = 1")["error"] == (
         "UsageError",
-        "unknown role 'predcit': use one of predict, load, preprocess, postprocess, example",
+        "unknown role 'predcit': use one of predict, load, preprocess, postprocess, example, reference",
     )
     kernel.run("class Opaque:\n    pass\nthing = Opaque()")
     kernel.run("%%deploy example --name opaque\nexample_input = [1]")
