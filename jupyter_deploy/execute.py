@@ -31,7 +31,14 @@ def kernel_name() -> str:
         return "python3"
 
 
-def export_cell(root: Path, notebook: Path, name: str | None, allow_pickle: bool, requirements: list[str]) -> str:
+def export_cell(
+    root: Path,
+    notebook: Path,
+    name: str | None,
+    allow_pickle: bool,
+    requirements: list[str],
+    reference: str | None = None,
+) -> str:
     arguments = json.dumps(
         {
             "name": name,
@@ -39,6 +46,7 @@ def export_cell(root: Path, notebook: Path, name: str | None, allow_pickle: bool
             "notebook": str(notebook),
             "allow_pickle": allow_pickle,
             "requirements": requirements,
+            "reference": reference,
         }
     )
     return f"""
@@ -61,6 +69,7 @@ def execute_and_export(
     requirements: list[str] | None = None,
     timeout: int = 600,
     progress: bool = False,
+    reference: str | None = None,
 ) -> ExportResult:
     import nbformat
     from nbclient import NotebookClient
@@ -75,7 +84,9 @@ def execute_and_export(
     if kernel != KERNEL_NAME:
         node.cells.insert(0, nbformat.v4.new_code_cell("%load_ext jupyter_deploy"))
     node.cells.append(
-        nbformat.v4.new_code_cell(export_cell(root, notebook_path, name, allow_pickle, list(requirements or [])))
+        nbformat.v4.new_code_cell(
+            export_cell(root, notebook_path, name, allow_pickle, list(requirements or []), reference)
+        )
     )
     env_before = os.environ.get("JD_NOTEBOOK_PATH")
     os.environ["JD_NOTEBOOK_PATH"] = str(notebook_path)

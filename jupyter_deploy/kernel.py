@@ -26,6 +26,7 @@ def export_in_kernel(
     requirements: list[str] | None = None,
     mlflow_run_id: str | None = None,
     make_current: bool = True,
+    reference: str | None = None,
 ) -> ExportResult:
     from .export import ExportRequest, _relative, default_name, export
     from .notebook import history_source, read_notebook
@@ -52,6 +53,7 @@ def export_in_kernel(
         make_current=make_current and os.environ.get("JD_EXPORT_NO_PROMOTE") != "1",
         # one naming rule: unnamed cells take the notebook's name, here the notebook of this Jupyter session
         default_name=default_name(str(session)) if session and not notebook else None,
+        reference=reference,
     )
     return export(request)
 
@@ -70,12 +72,15 @@ def export_command(shell: Any, argv: list[str]) -> Any:
     parser.add_argument("--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle")
     parser.add_argument("--requirement", action="append", default=[], help="extra requirement line")
     parser.add_argument("--notebook", help="read cells from this saved notebook instead of the history")
+    parser.add_argument("--reference", metavar="VAR", help="profile this variable (training features) for monitor")
     args = parser.parse_args(argv)
     if os.environ.get("JD_NOTEBOOK_PATH") and not args.notebook:
         # a runner (export --execute, retrain) drives this kernel and exports once, after the last cell
         print("%deploy export: skipped here; the runner exports after the notebook's last cell")
         return None
-    result = export_in_kernel(shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement)
+    result = export_in_kernel(
+        shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement, reference=args.reference
+    )
     from .widgets import version_card
 
     return version_card(result, Path(args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()))

@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="extra requirements.txt line (repeat)",
     )
     export.add_argument("--no-parity", action="store_true", help="skip the parity check (not recommended)")
+    export.add_argument(
+        "--reference",
+        metavar="VAR",
+        help="with --execute: profile this kernel variable (training features) as monitoring's reference",
+    )
     export.add_argument("--timeout", type=int, default=600, help="seconds per cell with --execute (default 600)")
     add_root(export)
     add_json(export)
@@ -58,6 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from ..widgets import summary
 
+    if args.reference and not args.execute:
+        from ..exceptions import MonitorError
+
+        raise MonitorError(f"--reference {args.reference} is a variable of the running notebook: add --execute")
     if args.execute:
         from ..execute import execute_and_export
 
@@ -69,6 +78,7 @@ def run_export(args: argparse.Namespace) -> int:
             args.requirement,
             timeout=args.timeout,
             progress=not args.json,
+            reference=args.reference,
         )
     else:
         from ..export import export_notebook
