@@ -2,10 +2,12 @@
 
 KServe turns a v2 output into JSON with a Python loop over its elements and validates the result with
 pydantic; a v1 answer goes through ``tolist()``: for a 1000x1000x20 array that is tens of seconds on the event
-loop. Here numeric arrays are written by orjson straight from numpy, floats as float64 (the same text as
-their Python floats, so small and large answers read alike), a chunk of ``CHUNK`` elements per call. Each
-call is one stretch of C code holding the GIL: between chunks the event loop gets it back, so a body
-encoded on a worker thread (``LARGE`` elements and more) leaves health checks answering.
+loop. Here numeric arrays are written by orjson straight from numpy, a chunk of ``CHUNK`` elements per call,
+in the text KServe's own route would write for the same answer: a v2 output's floats as the Python floats
+its ``to_rest()`` makes (float64 text), a large v1 array (``NotebookModel`` hands it over as an array, not a
+list) as orjson writes numpy (what KServe's ``ORJSONResponse`` does with it). Each call is one stretch of C
+code holding the GIL: between chunks the event loop gets it back, so a body encoded on a worker thread
+(``LARGE`` elements and more) leaves health checks answering.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def elements(response: Any) -> int:
 def v1_body(response: Any) -> bytes:
     predictions = response.get("predictions") if isinstance(response, dict) else None
     if isinstance(predictions, np.ndarray) and _plain(predictions, v1=True) and len(response) == 1:
-        return b'{"predictions":' + b"".join(array_json(predictions)) + b"}"
+        return b'{"predictions":' + b"".join(array_json(predictions, widen=False)) + b"}"
     return dumps(response)
 
 
@@ -84,19 +86,21 @@ def v2_body(response: Any) -> bytes:
     )
 
 
-def array_json(array: Any) -> list[bytes]:
-    """``array`` as nested JSON lists, in pieces of at most ``CHUNK`` elements each."""
-    if array.ndim == 0 or array.size <= CHUNK:
-        return [dumps(_ready(array))]
+def array_json(array: Any, widen: bool = True) -> list[bytes]:
+    """``array`` as nested JSON lists, in pieces of at most ``CHUNK`` elements each; ``widen``: floats as float64."""
+    if array.ndim == 0:
+        return [dumps(array.item())]
+    if array.size <= CHUNK:
+        return [dumps(_ready(array, widen))]
     row = array.size // len(array)
     parts = [b"["]
     if row > CHUNK:
         for index in range(len(array)):
-            parts += [b"," if index else b"", *array_json(array[index])]
+            parts += [b"," if index else b"", *array_json(array[index], widen)]
     else:
         step = CHUNK // max(row, 1)
         for start in range(0, len(array), step):
-            parts += [b"," if start else b"", dumps(_ready(array[start : start + step]))[1:-1]]
+            parts += [b"," if start else b"", dumps(_ready(array[start : start + step], widen))[1:-1]]
     parts.append(b"]")
     return parts
 
@@ -107,8 +111,8 @@ def _plain(array: Any, v1: bool = False) -> bool:
     return native and (v1 or array.dtype != np.float16)
 
 
-def _ready(array: Any) -> Any:
-    """C-contiguous (orjson's requirement), floats as float64 (Python's float text)."""
-    if array.dtype.kind == "f" and array.dtype != np.float64:
-        return array.astype(np.float64)
-    return np.ascontiguousarray(array)
+def _ready(array: Any, widen: bool) -> Any:
+    """C-contiguous (orjson's requirement); with ``widen``, floats as float64 (Python's float text)."""
+    if widen and array.dtype.kind == "f" and array.dtype != np.float64:
+        return array.astype(np.float64, order="C")
+    return array if array.flags.c_contiguous else array.copy(order="C")

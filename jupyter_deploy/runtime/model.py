@@ -201,9 +201,9 @@ class NotebookModel(kserve.Model):
             raise InferenceError(f"predict failed: {type(error).__name__}: {error}") from error
         if self.payload_log is not None:  # a queue append: encoding and writing happen on the log's thread
             self.payload_log.record(payload, headers, inputs, outputs)
-        return self._response(outputs, payload)
+        return self._response(outputs, payload, headers)
 
-    def _response(self, outputs: Any, payload: Any) -> Any:
+    def _response(self, outputs: Any, payload: Any, headers: dict[str, str] | None = None) -> Any:
         """What KServe's routes (and the fast path) turn into the HTTP answer."""
         v1 = isinstance(payload, dict)
         if isinstance(outputs, AsyncIterator):
@@ -212,11 +212,12 @@ class NotebookModel(kserve.Model):
             raise InferenceError("predict returned a stream, which only the v1 endpoint (:predict) can answer")
         if isinstance(outputs, (set, frozenset)):
             raise InferenceError("predict returned a set, which has no order and no JSON form: return a list")
-        if v1 and (self.spec or {}).get("kind") != "dataframe":
+        if v1 and (self.spec or {}).get("kind") != "dataframe" and not _cloudevent(headers):
             values = codec.to_numpy(outputs)
-            if isinstance(values, np.ndarray) and values.size >= LARGE and values.dtype.kind in NUMERIC_KINDS:
-                # not tolist(): the fast path writes large arrays in chunks, off the event loop (bodies.py)
-                return {"predictions": values}
+            if isinstance(values, np.ndarray) and values.size >= LARGE and _plain_numbers(values):
+                # not tolist(): the fast path writes large arrays in chunks, off the event loop (bodies.py);
+                # KServe's route writes them with orjson (CloudEvents, whose encoder wants lists, excepted)
+                return {"predictions": np.ascontiguousarray(values)}
         return codec.encode(outputs, payload, self.name)
 
     def get_input_types(self) -> list[dict[str, Any]]:
@@ -231,3 +232,16 @@ class NotebookModel(kserve.Model):
         except TypeError:  # a torch dtype numpy does not have (bfloat16)
             return []
         return [{"name": "input-0", "datatype": datatype, "shape": spec.get("shape") or [-1]}] if datatype else []
+
+
+def _plain_numbers(array: Any) -> bool:
+    return array.dtype.kind in NUMERIC_KINDS and array.dtype.isnative
+
+
+def _cloudevent(headers: dict[str, str] | None) -> bool:
+    """A CloudEvent request (binary: ``ce-`` headers; structured: its content type), answered as one."""
+    if not headers:
+        return False
+    return headers.get("content-type") == "application/cloudevents+json" or any(
+        key.startswith("ce-") for key in headers
+    )

@@ -49,6 +49,8 @@ class Probe(NotebookModel, deployment=NAME):
             return {1, 2}
         if first == -6:
             return stream(inputs)
+        if first == -7:  # over bodies.LARGE: written in chunks, off the event loop
+            return (np.arange(400 * 400, dtype=np.float32) / 7).reshape(400, 400)
         return inputs * 2.0 + 1.0
 
 
@@ -235,6 +237,16 @@ CASES: list[tuple[str, str, bytes, dict[str, str]]] = [
 CASES += [
     ("v2 INT64 below range", V2, v2(tensor([-(2**63) - 1, 1, 2], datatype="INT64")), JSON),
     ("v2 UINT64 beyond range", V2, v2(tensor([2**64 + 1, 1, 2], datatype="UINT64")), JSON),
+]
+
+LARGE_V1 = b'{"instances": [[-7, 2, 3]]}'
+CASES += [
+    ("v1 large", V1, LARGE_V1, JSON),
+    ("v1 large binary cloudevent", V1, LARGE_V1, CLOUDEVENT),
+    ("v1 large structured cloudevent", V1, LARGE_V1, {"content-type": "application/cloudevents+json"}),
+    ("v2 large", V2, v2(tensor([-7, 2, 3])), JSON),
+    ("v2 large binary output", V2, v2(tensor([-7, 2, 3]), parameters={"binary_data_output": True}), JSON),
+    ("v2 large requested output", V2, v2(tensor([-7, 2, 3]), outputs=[{"name": "output-0"}]), JSON),
 ]
 
 INTENDED = {
