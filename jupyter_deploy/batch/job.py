@@ -82,7 +82,7 @@ def render_batch_job(
     info = rollout.info
     input_path, input_claim = place(input_uri, "input")
     output_path, output_claim = place(output_uri, "output")
-    claims = []
+    claims: list[tuple[str, str, bool]] = []
     for claim, read_only in ((input_claim, input_claim != output_claim), (output_claim, False)):
         if claim and claim not in [item[1] for item in claims]:
             claims.append((f"pvc-{len(claims)}", claim, read_only))

@@ -65,24 +65,26 @@ def predict_file(request: BatchRequest) -> dict[str, Any]:
     model_class = _predictor_class(version_dir, f"{info.name} {info.version}")
     tables = _tables_module()
     spec = model_class.input_spec
+    input_stat = input_path.stat()
+    reading = time.perf_counter()
     frame = read_input(input_path, input_format, tables.text_columns(spec or {}))
+    read_seconds = time.perf_counter() - reading
     if spec is not None:  # columns checked before the (possibly slow) load
         _split(tables, frame, spec, request.keys)
     model = _load(model_class, f"{info.name} {info.version}")
     spec = model.spec or {"kind": "json"}
     features, keys = _split(tables, frame, spec, request.keys)
     manifest = {
-        "input": fingerprint(input_path),
         "version": {"name": info.name, "version": info.version, "content_hash": info.content_hash},
         "batch_size": request.batch_size,
         "features": features,
         "keys": keys,
         "rows": len(frame),
     }
-    checkpoints = Checkpoints(sidecar_dir(output_path), manifest)
+    checkpoints = Checkpoints(sidecar_dir(output_path), manifest, input_path, input_stat)
     done, started_over = checkpoints.open()
-    run = _Run(model, tables, frame, features, spec, request, checkpoints)
-    predictions = run.predict_from(done)
+    computing = time.perf_counter()
+    predictions = _Run(model, tables, frame, (features, spec)).predict_from(done, request, checkpoints)
     output = tables.output_frame(tables.key_frame(frame, keys), predictions)
     write_atomic(output, output_path, output_format)
     checkpoints.remove()
@@ -98,6 +100,8 @@ def predict_file(request: BatchRequest) -> dict[str, Any]:
         "batch_size": request.batch_size,
         "columns": [str(name) for name in output.columns],
         "seconds": round(time.perf_counter() - started, 3),
+        # the run without starting Python and loading the model: reading, predicting, writing
+        "predict_seconds": round(read_seconds + time.perf_counter() - computing, 3),
     }
 
 
@@ -126,14 +130,21 @@ def _predictor_class(version_dir: Path, label: str) -> Any:
         sys.argv = argv
 
 
+TABLES_API = ("split_columns", "model_inputs", "prediction_part", "predictions_frame", "output_frame", "key_frame")
+
+
 def _tables_module() -> Any:
-    """The version's own ``_jd_runtime.tables`` (its codec decodes the rows); ours for older versions."""
+    """The version's own ``_jd_runtime.tables`` (its codec decodes the rows), or ours for a version whose
+    runtime predates it (``tables`` then decodes with our copy of the codec)."""
     try:
-        return importlib.import_module("_jd_runtime.tables")
+        module = importlib.import_module("_jd_runtime.tables")
     except ModuleNotFoundError:
+        module = None
+    if module is None or not all(hasattr(module, name) for name in TABLES_API):
         from ..runtime import tables
 
         return tables
+    return module
 
 
 def _load(model_class: Any, label: str) -> Any:
@@ -156,51 +167,51 @@ def _split(tables: Any, frame: Any, spec: dict[str, Any], keys: list[str] | None
 class _Run:
     """The prediction loop: chunks of rows through ``model.infer``, checkpointed as they complete."""
 
-    def __init__(
-        self, model: Any, tables: Any, frame: Any, features: list[str], spec: dict[str, Any], request: BatchRequest,
-        checkpoints: Checkpoints,
-    ) -> None:  # fmt: skip
-        self.model, self.tables, self.frame, self.features, self.spec = model, tables, frame, features, spec
-        self.request, self.checkpoints = request, checkpoints
+    def __init__(self, model: Any, tables: Any, frame: Any, columns: tuple[list[str], dict[str, Any]]) -> None:
+        self.model, self.tables, self.frame = model, tables, frame
+        self.features, self.spec = columns
 
-    def predict_from(self, done: int) -> Any:
+    def predict_from(self, done: int, request: BatchRequest, checkpoints: Checkpoints) -> Any:
         """Predictions of every row: those checkpointed before ``done``, then the rest, computed now."""
-        import pandas as pd
         from kserve.errors import InvalidInput
 
-        rows, size = len(self.frame), self.request.batch_size
+        tables, rows, size = self.tables, len(self.frame), request.batch_size
         pending: list[Any] = []
-        pending_start = done
+        pending_start = end = done
         last_checkpoint = time.monotonic()
-        bar = _progress(rows, done, size, self.request.progress)
-        start = done
+        bar = _progress(rows, done, size, request.progress)
+        chunks = tables.model_inputs(self.frame, self.features, self.spec, size, done, self.model.device)
         try:
-            for start in range(done, rows, size):
-                chunk = self.frame.iloc[start : start + size]
+            while end < rows:
+                start = end
+                end = min(rows, start + size)
                 try:
-                    inputs = self.tables.model_input(chunk, self.features, self.spec, self.model.device)
-                    outputs = self.model.infer(inputs)
-                    pending.append(self.tables.prediction_frame(outputs, len(chunk)))
-                except (self.tables.TableError, InvalidInput) as error:
-                    raise BatchError(f"rows {start}-{start + len(chunk) - 1}: {error}") from None
+                    _, count, inputs = next(chunks)
+                    pending.append(tables.prediction_part(self.model.infer(inputs), count))
+                except (tables.TableError, InvalidInput) as error:
+                    raise BatchError(f"rows {start}-{end - 1}: {error}") from None
                 except Exception as error:  # the notebook's own code failed on these rows
                     raise BatchError(
-                        f"predict failed on rows {start}-{start + len(chunk) - 1}: {type(error).__name__}: {error}"
+                        f"predict failed on rows {start}-{end - 1}: {type(error).__name__}: {error}"
                     ) from None
-                bar.update(len(chunk))
-                end = start + len(chunk)
-                if end < rows and time.monotonic() - last_checkpoint >= self.request.checkpoint_seconds:
-                    self.checkpoints.save(pending_start, end, pd.concat(pending, ignore_index=True))
+                bar.update(count)
+                if end < rows and time.monotonic() - last_checkpoint >= request.checkpoint_seconds:
+                    checkpoints.save(pending_start, end, tables.predictions_frame(pending))
                     pending, pending_start, last_checkpoint = [], end, time.monotonic()
         except BaseException:
             # what was computed before a failure or Ctrl-C is kept: the next run starts after it
-            if pending:
-                self.checkpoints.save(pending_start, pending_start + sum(map(len, pending)), pd.concat(pending))
+            if pending and end > pending_start:
+                completed = pending_start + sum(len(part) for part in pending)
+                checkpoints.save(pending_start, completed, tables.predictions_frame(pending))
             raise
         finally:
             bar.close()
-        parts = [*self.checkpoints.load(), *pending]
-        return pd.concat(parts, ignore_index=True)
+        parts = checkpoints.load()
+        if pending:
+            parts.append(tables.predictions_frame(pending))
+        import pandas as pd
+
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def _progress(rows: int, done: int, size: int, enabled: bool) -> Any:
@@ -219,36 +230,45 @@ def _progress(rows: int, done: int, size: int, enabled: bool) -> Any:
 
 
 class Checkpoints:
-    """``.OUTPUT.partial/``: ``manifest.json`` and ``rows-START-END.parquet`` per completed range."""
+    """``.OUTPUT.partial/``: ``manifest.json`` and ``rows-START-END.parquet`` per completed range.
 
-    def __init__(self, directory: Path, manifest: dict[str, Any]) -> None:
+    The directory (and the input's SHA-256 in its manifest) is made at the first checkpoint: a run that
+    finishes sooner than ``CHECKPOINT_SECONDS`` never hashes its input nor writes anything but its output."""
+
+    def __init__(self, directory: Path, manifest: dict[str, Any], input_path: Path, input_stat: os.stat_result) -> None:
         self.directory = directory
         self.manifest = manifest
+        self.input_path = input_path
+        self.input_stat = input_stat
         self.chunks: list[tuple[int, int, Path]] = []
+
+    def _fingerprint(self) -> dict[str, Any]:
+        found = fingerprint(self.input_path)
+        if (found["size"], found["mtime_ns"]) != (self.input_stat.st_size, self.input_stat.st_mtime_ns):
+            raise BatchError(f"{self.input_path} changed while it was being predicted: run again")
+        return found
 
     def open(self) -> tuple[int, bool]:
         """(rows already done, whether an earlier run's checkpoints were dropped because they do not match)."""
-        started_over = False
-        if self.directory.is_dir():
-            if self._matches():
-                self.chunks = self._contiguous()
-                return (self.chunks[-1][1] if self.chunks else 0), False
-            shutil.rmtree(self.directory)
-            started_over = True
-        self.directory.mkdir()
-        _write_text(self.directory / MANIFEST, json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
-        return 0, started_over
+        if not self.directory.is_dir():
+            return 0, False
+        if self._matches():
+            self.chunks = self._contiguous()
+            return (self.chunks[-1][1] if self.chunks else 0), False
+        shutil.rmtree(self.directory)
+        return 0, True
 
     def _matches(self) -> bool:
         try:
             recorded = json.loads((self.directory / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        same_input = {key: recorded.get("input", {}).get(key) for key in ("path", "size", "sha256")} == {
-            key: self.manifest["input"][key] for key in ("path", "size", "sha256")
-        }
-        others = [key for key in self.manifest if key != "input"]
-        return same_input and all(recorded.get(key) == self.manifest[key] for key in others)
+        if any(recorded.get(key) != value for key, value in self.manifest.items()):
+            return False
+        self.manifest["input"] = self._fingerprint()
+        return all(
+            recorded.get("input", {}).get(key) == self.manifest["input"][key] for key in ("path", "size", "sha256")
+        )
 
     def _contiguous(self) -> list[tuple[int, int, Path]]:
         """The completed ranges from row 0 on, without gaps; anything else (a temporary file) is removed."""
@@ -268,12 +288,15 @@ class Checkpoints:
         return kept
 
     def save(self, start: int, end: int, predictions: Any) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from ..runtime.tables import write_parquet
 
+        if not self.directory.is_dir():
+            self.manifest.setdefault("input", self._fingerprint())
+            self.directory.mkdir()
+            _write_text(self.directory / MANIFEST, json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
         path = self.directory / f"rows-{start:012d}-{end:012d}.parquet"
         temporary = path.with_name(f".{path.name}.tmp")
-        pq.write_table(pa.Table.from_pandas(predictions, preserve_index=False), temporary)
+        write_parquet(predictions, temporary)
         os.replace(temporary, path)
         self.chunks.append((start, end, path))
 

@@ -34,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or the row's position ('row') when there is none",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    predict.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="checkpoint completed rows at most this often (default 2; 0: after every batch)",
+    )
     add_root(predict)
     add_json(predict)
     predict.set_defaults(handler=run_predict)
@@ -51,6 +58,7 @@ def run_predict(args: argparse.Namespace) -> int:
         keys=args.keys,
         overwrite=args.overwrite,
         progress=not args.json,
+        checkpoint_seconds=args.checkpoint_every,
     )
     result = predict_file(request)
     resumed = f", {result['resumed_rows']} resumed from checkpoints" if result["resumed_rows"] else ""

@@ -25,13 +25,15 @@ from .tables import (
     ROW_COLUMN,
     TableError,
     key_frame,
-    model_input,
+    model_inputs,
     output_frame,
-    prediction_frame,
+    prediction_part,
+    predictions_frame,
     read_frame,
     split_columns,
     table_format,
     text_columns,
+    write_parquet,
 )
 
 INDEX_VARIABLE = "JOB_COMPLETION_INDEX"
@@ -111,7 +113,7 @@ def run_shard(model: Any, args: argparse.Namespace, index: int) -> dict[str, Any
 
     filesystem, sources = shard_sources(args.input, args.shards, index)
     spec = model.spec or {}
-    parts = []
+    outputs = []
     rows = 0
     for path, first, _ in sources:
         fmt = table_format(path)
@@ -127,30 +129,25 @@ def run_shard(model: Any, args: argparse.Namespace, index: int) -> dict[str, Any
         keyed = key_frame(frame, keys, start)
         if first >= 0 and not keys:  # rows of several files: their positions need the file's name
             keyed.insert(0, "file", Path(path).name)
-        predictions = []
-        for offset in range(0, len(frame), args.batch_size):
-            chunk = frame.iloc[offset : offset + args.batch_size]
-            outputs = model.infer(model_input(chunk, features, spec, model.device))
-            predictions.append(prediction_frame(outputs, len(chunk)))
-        if predictions:
-            parts.append(output_frame(keyed, pd.concat(predictions, ignore_index=True)))
+        parts = [
+            prediction_part(model.infer(inputs), count)
+            for _, count, inputs in model_inputs(frame, features, spec, args.batch_size, device=model.device)
+        ]
+        if parts:
+            outputs.append(output_frame(keyed, predictions_frame(parts)))
         rows += len(frame)
-    result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({ROW_COLUMN: []})
+    result = pd.concat(outputs, ignore_index=True) if outputs else pd.DataFrame({ROW_COLUMN: []})
     _write_part(result, args.output, index)
     return {"shard": index, "shards": args.shards, "rows": rows, "files": len(sources)}
 
 
 def _write_part(frame: Any, output: str, index: int) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     filesystem, directory = _filesystem(output)
     filesystem.create_dir(directory, recursive=True)
     target = f"{directory.rstrip('/')}/part-{index:05d}.parquet"
     temporary = f"{directory.rstrip('/')}/.part-{index:05d}.parquet.tmp"
-    table = pa.Table.from_pandas(frame, preserve_index=False)
     with filesystem.open_output_stream(temporary) as stream:
-        pq.write_table(table, stream)
+        write_parquet(frame, stream)
     filesystem.move(temporary, target)
 
 

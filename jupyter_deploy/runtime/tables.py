@@ -13,6 +13,7 @@ that runs batch jobs lists them in its requirements (``export --requirement pand
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -51,7 +52,7 @@ def read_frame(source: Any, fmt: str, text_columns: list[str] | None = None) -> 
 def write_frame(frame: Any, target: Any, fmt: str) -> None:
     """Write ``frame`` (no index) to a path or binary file object."""
     if fmt == "parquet":
-        frame.to_parquet(target, index=False)
+        write_parquet(frame, target)
         return
     if fmt == "csv":
         nested = [name for name in frame.columns if frame[name].dtype == object and _has_containers(frame[name])]
@@ -67,6 +68,17 @@ def write_frame(frame: Any, target: Any, fmt: str) -> None:
     else:
         with open(target, "wb") as stream:
             stream.write(data)
+
+
+def write_parquet(frame: Any, target: Any) -> None:
+    """Parquet without dictionary encoding of numeric columns: predictions rarely repeat, and trying the
+    dictionary first makes the write ~6x slower (26 ms instead of 4 ms for 100,000 rows of 5 columns)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    repeating = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
+    pq.write_table(table, target, use_dictionary=repeating)
 
 
 def _has_containers(series: Any) -> bool:
@@ -156,6 +168,28 @@ def split_columns(
 
 
 # -- rows in, rows out ---------------------------------------------------------------------------------------
+def model_inputs(
+    frame: Any, features: list[str], spec: dict[str, Any], size: int, start: int = 0, device: Any = None
+) -> Iterator[tuple[int, int, Any]]:
+    """(first row, rows, what predict receives) for each chunk of ``size`` rows from ``start``, decoded as a
+    request with the same rows would be. A tensor or array spec's columns become one array first (a view for
+    numeric columns); each chunk is still read by ``codec.to_input``, which checks its dtype and shape."""
+    from . import codec
+
+    kind = spec.get("kind", "json")
+    shape = spec.get("shape") or []
+    values = None
+    if kind in ("torch", "numpy") and len(shape) <= 2:
+        values = frame[features].to_numpy() if len(shape) == 2 else frame[features[0]].to_numpy()
+    for first in range(start, len(frame), size):
+        if values is not None:
+            rows = values[first : first + size]
+            yield first, len(rows), codec.to_input(rows, spec, device)
+            continue
+        chunk = frame.iloc[first : first + size]
+        yield first, len(chunk), model_input(chunk, features, spec, device)
+
+
 def model_input(chunk: Any, features: list[str], spec: dict[str, Any], device: Any = None) -> Any:
     """What predict receives for the rows of ``chunk`` (decoded as a request with the same rows would be)."""
     from . import codec
@@ -178,6 +212,55 @@ def _column_values(series: Any, text: bool) -> list[Any]:
     if text:
         return [None if item is None or item != item else item for item in series.tolist()]
     return [plain(item) for item in series.tolist()] if series.dtype == object else series.tolist()
+
+
+def prediction_part(outputs: Any, rows: int) -> Any:
+    """predict's outputs for ``rows`` input rows, checked: a numpy array with ``rows`` rows, or a DataFrame.
+    Arrays of consecutive chunks are joined before they become a frame (``predictions_frame``)."""
+    import numpy as np
+    import pandas as pd
+
+    from .codec import to_numpy
+
+    if isinstance(outputs, (pd.DataFrame, pd.Series, list)):
+        return prediction_frame(outputs, rows)
+    values = to_numpy(outputs)
+    if not isinstance(values, np.ndarray) or values.ndim == 0:
+        raise TableError(
+            f"predict returned a {type(outputs).__name__}: batch prediction needs one output per input row "
+            "(a tensor, an array, a DataFrame or a list)"
+        )
+    if len(values) != rows:
+        raise TableError(
+            f"predict returned {len(values)} rows for {rows} input rows: batch prediction needs one output row "
+            "per input row"
+        )
+    return values
+
+
+def predictions_frame(parts: list[Any]) -> Any:
+    """One frame from the parts of consecutive chunks (arrays joined first: one frame, not one a chunk)."""
+    import numpy as np
+    import pandas as pd
+
+    frames: list[Any] = []
+    arrays: list[Any] = []
+    for part in parts:
+        if isinstance(part, np.ndarray) and (not arrays or part.shape[1:] == arrays[0].shape[1:]):
+            arrays.append(part)
+            continue
+        if arrays:
+            joined = np.concatenate(arrays)
+            frames.append(prediction_frame(joined, len(joined)))
+            arrays = []
+        if isinstance(part, np.ndarray):
+            arrays.append(part)
+        else:
+            frames.append(part)
+    if arrays:
+        joined = np.concatenate(arrays)
+        frames.append(prediction_frame(joined, len(joined)))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def prediction_frame(outputs: Any, rows: int) -> Any:
