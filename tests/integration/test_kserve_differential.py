@@ -292,6 +292,33 @@ def test_the_answers_are_what_the_model_computes(stacks: dict[str, Any]) -> None
     assert (status, text) == (200, "[-6.0, 2.0, 3.0]\n[1.0, 2.0, 3.0]\n")
 
 
+FAILURES = [
+    (-3, "predict failed: SystemExit: 3"),
+    (-4, "predict failed: KeyboardInterrupt"),
+    (-5, "predict returned a set"),
+]
+
+
+@pytest.mark.parametrize(("first", "words"), FAILURES, ids=["SystemExit", "KeyboardInterrupt", "a set"])
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
+def test_a_failing_predict_is_a_json_500_on_both_protocols(
+    stacks: dict[str, Any], protocol: str, first: int, words: str
+) -> None:
+    path, body = (
+        (V1, json.dumps({"instances": [[first, 2, 3]]}).encode())
+        if protocol == "v1"
+        else (V2, v2(tensor([first, 2, 3])))
+    )
+    status, content_type, answer = normalised(call(stacks["ours"], "POST", path, body, JSON))
+    assert (status, content_type) == (500, "application/json") and answer["error"].startswith(words), answer
+    assert normalised(call(stacks["ours"], "POST", V1, b'{"instances": [[1, 2, 3]]}', JSON))[0] == 200
+
+
+def test_a_stream_is_refused_on_v2_with_a_message(stacks: dict[str, Any]) -> None:
+    status, _, answer = normalised(call(stacks["ours"], "POST", V2, v2(tensor([-6, 2, 3])), JSON))
+    assert status == 500 and "only the v1 endpoint" in answer["error"]
+
+
 MORE_THAN_KSERVE = [
     # KServe hands a JSON Content-Type with parameters to the model as bytes (only the bare type is JSON to it)
     ("charset", V1, b'{"instances": [[1, 2, 3]]}', {"content-type": "application/json; charset=utf-8"}),
