@@ -45,6 +45,9 @@ RUNTIME_ALIASES = {"custom": "predictor"}
 SECRET_WORDS = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PASSPHRASE"}
 SECRET_PAIRS = {("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY"), ("AUTH", "KEY")}
 GPU_RESOURCE = "nvidia.com/gpu"
+# KServe's payload logger (spec.predictor.logger): the CRD's mode enum, and a URL it can post CloudEvents to
+LOGGER_MODES = ("all", "request", "response")
+LOGGER_URL = re.compile(r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?(/[^\s]*)?$")
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by NVIDIA GPU feature discovery
 
 
@@ -98,6 +101,8 @@ class ManifestOptions(BaseModel):
     env_secret: list[str] = Field(default_factory=list)
     env_configmap: list[str] = Field(default_factory=list)
     toleration: list[str] = Field(default_factory=list)
+    payload_logger: str | None = None
+    payload_logger_mode: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -205,6 +210,23 @@ class ManifestOptions(BaseModel):
             parse_env_ref(item)
         return values
 
+    @field_validator("payload_logger")
+    @classmethod
+    def _payload_logger(cls, value: str | None) -> str | None:
+        if value is not None and not LOGGER_URL.match(value):
+            raise ValueError(
+                f"{value!r} is not a URL KServe's payload logger can post to: http(s)://HOST[:PORT][/PATH] "
+                "(e.g. http://broker-ingress.knative-eventing.svc.cluster.local/NAMESPACE/default)"
+            )
+        return value
+
+    @field_validator("payload_logger_mode")
+    @classmethod
+    def _payload_logger_mode(cls, value: str | None) -> str | None:
+        if value is not None and value not in LOGGER_MODES:
+            raise ValueError(f"{value!r} is not a payload logger mode: use {', '.join(LOGGER_MODES)}")
+        return value
+
     @field_validator("toleration")
     @classmethod
     def _tolerations(cls, values: list[str]) -> list[str]:
@@ -243,6 +265,8 @@ class ManifestOptions(BaseModel):
             raise ValueError(
                 f"--runtime {self.runtime} needs --storage-uri: where you upload the model files for KServe"
             )
+        if self.payload_logger_mode and not self.payload_logger:
+            raise ValueError("--payload-logger-mode needs --payload-logger URL: where KServe sends the payloads")
         if self.runtime != "predictor" and self.shm_size:
             raise ValueError("--shm-size sizes the predictor image's /dev/shm; KServe's runtimes mount their own")
         return self

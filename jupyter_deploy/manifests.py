@@ -173,6 +173,10 @@ def predictor_context(
             ("limits", [(key, value) for key, value in limits if value]),
         ],
         "shm_size": shm_size,
+        # KServe's payload logger: what the local --log-payloads is on the cluster
+        "logger": [("mode", options.payload_logger_mode or "all"), ("url", options.payload_logger)]
+        if options.payload_logger
+        else [],
         "port": PORT,
         "uid": UID,
     }

@@ -41,6 +41,8 @@ KNOWN_OPTIONS: dict[str, type] = {
     "env_configmap": list,
     "env": list,
     "toleration": list,
+    "payload_logger": str,
+    "payload_logger_mode": str,
     # export
     "requirement": list,
     "artifact": list,

@@ -51,6 +51,8 @@ MANIFEST_FLAGS: dict[str, tuple[Any, str]] = {
     "env_secret": (str, "VAR=SECRET/KEY, or SECRET for all its keys (repeat)"),
     "env_configmap": (str, "VAR=CONFIGMAP/KEY, or CONFIGMAP for all its keys (repeat)"),
     "toleration": (str, "KEY[=VALUE]:EFFECT (repeat); GPU deployments tolerate nvidia.com/gpu already"),
+    "payload_logger": (str, "URL that KServe's payload logger sends requests/responses to (CloudEvents)"),
+    "payload_logger_mode": (str, "what the payload logger sends: all (default), request or response"),
 }
 LIST_FLAGS = {"env", "env_secret", "env_configmap", "toleration"}
 
