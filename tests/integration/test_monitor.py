@@ -242,3 +242,34 @@ def test_bad_serve_and_export_options_are_one_line(
     assert "this is a file; give a directory" in capsys.readouterr().err
     assert main(["export", str(root / "drift.ipynb"), "--name", "drift", "--reference", "X_train"]) == 1
     assert "add --execute" in capsys.readouterr().err
+
+
+def test_magic_export_profiles_a_kernel_variable_and_is_deterministic(project: Path) -> None:
+    """``%deploy export NAME --reference VAR`` in a live kernel (its history as the cells)."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="jupyter-deploy", cwd=str(project))
+
+    def run(code: str) -> tuple[str, str] | None:
+        reply = client.execute_interactive(code, timeout=240, output_hook=lambda message: None)["content"]
+        return (reply["ename"], reply["evalue"]) if reply["status"] == "error" else None
+
+    try:
+        assert run("import numpy as np\nX = np.random.default_rng(1).normal(size=(500, 2))") is None
+        assert run("%%deploy example --name magic\nexample_input = X[:2]") is None
+        assert run("%%deploy predict --name magic\ndef predict(x):\n    return x + 1") is None
+        assert run("%deploy export magic --reference X") is None
+        # the same data profiles to the same bytes: a second export finds the version unchanged
+        assert run("%deploy export magic --reference X") is None
+        error = run("%deploy export magic --reference nothere")
+        assert error is not None and error[0] == "UsageError" and "'nothere' is not defined in the kernel" in error[1]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    versions = sorted(path.name for path in (project / "deployments" / "magic").iterdir() if path.name[0] == "v")
+    assert versions == ["v1"]
+    profile = json.loads((project / "deployments/magic/v1/artifacts/reference_profile.json").read_text())
+    assert profile["inputs"]["source"] == "X" and profile["inputs"]["rows"] == 500
+    assert [feature["name"] for feature in profile["outputs"]["features"]] == ["0", "1"]
+    reference = np.random.default_rng(1).normal(size=(500, 2))
+    assert profile["outputs"]["features"][1]["mean"] == pytest.approx(reference[:, 1].mean() + 1, abs=1e-9)
