@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.jupyter-deploy-installed
 SHARED ?= ../shared
-PYTEST_ARGS ?=
+# most tests wait on kernels, servers and pip more than on the CPU: four workers on CI's two cores
+PYTEST_ARGS ?= -n 4 --dist worksteal
 # the labextension build (run by pip through hatch-jupyter-builder) calls jlpm from the venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 

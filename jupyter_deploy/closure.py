@@ -288,7 +288,7 @@ def build_closure(
         statement_role = roles[id(statement)]
         if statement_role == "load":
             closure.load.append(statement)
-        elif statement_role == "example":
+        elif statement_role == "example" and statement.kind != "import":
             closure.example.append(statement)
         else:
             closure.definitions.append(statement)

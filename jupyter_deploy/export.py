@@ -228,6 +228,12 @@ def _write(
         write_reference_profile(context.directory, deployment, example, request.namespace, request.reference)
         closure = _with_needs(request, deployment, closure, saved)
         shipped = ship_files(shipped_paths(deployment), _notebook_dir(request), context.directory)
+        # what serving imports: the notebook code's imports and what loading each captured object needs
+        statements = closure.definitions + closure.load + closure.example
+        modules = imported_modules([statement.text for statement in statements])
+        modules = modules.union(*(item.modules for item in saved.values()))
+        if example_saved is not None:
+            modules |= example_saved.modules
         text = render_predictor(
             deployment,
             closure,
@@ -235,12 +241,10 @@ def _write(
             example_saved.filename if example_saved else None,
             spec,
             shipped_files=bool(shipped),
+            uses_torch="torch" in modules,
         )
         (stage / "predictor.py").write_text(text, encoding="utf-8")
         write_runtime(stage)
-        modules = imported_modules([text]).union(*(item.modules for item in saved.values()))
-        if example_saved is not None:
-            modules |= example_saved.modules
         pins = pin(modules, request.requirements)
         (stage / "requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
         files = {variable: item.filename for variable, item in saved.items()}

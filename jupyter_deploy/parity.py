@@ -60,4 +60,7 @@ def _main(version_dir: str) -> int:
 
 
 if __name__ == "__main__":
+    # kubernetes (which ``import kserve`` pulls in) imports kubernetes-validate when it is installed, as it
+    # is beside this tool: 1-2 s of JSON-schema set-up a serving image never has. Block it here.
+    sys.modules.setdefault("kubernetes_validate", None)  # type: ignore[arg-type]
     sys.exit(_main(sys.argv[1]))

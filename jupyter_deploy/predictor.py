@@ -108,6 +108,7 @@ def render_predictor(
     example_artifact: str | None,
     input_spec: dict[str, Any] | None,
     shipped_files: bool = False,
+    uses_torch: bool = True,
 ) -> str:
     """The text of ``predictor.py``; version-independent so identical content hashes identically."""
     everything = closure.definitions + closure.load + closure.example
@@ -133,6 +134,7 @@ def render_predictor(
         load_globals=load_globals,
         load_lines=_indented_lines(closure.load),
         shipped_files=shipped_files,
+        uses_torch=uses_torch,
         example_lines=_indented_lines(closure.example),
         input_spec=input_spec,
         serving_options=dict(sorted(options.items())),

@@ -20,8 +20,13 @@ from .bodies import LARGE, NUMERIC_KINDS
 from .dispatch import Dispatcher
 
 
-def pick_device() -> Any:
-    """CUDA when torch sees a GPU, else CPU; None when torch is not installed."""
+def pick_device(uses_torch: bool = True) -> Any:
+    """CUDA when torch sees a GPU, else CPU; None when the version does not use torch or it is missing.
+
+    A version without torch (scikit-learn, XGBoost...) never imports it: 1-3 s of start-up for nothing.
+    """
+    if not uses_torch:
+        return None
     try:
         import torch
     except ImportError:
@@ -46,12 +51,15 @@ class NotebookModel(kserve.Model):
     input_spec: ClassVar[dict[str, Any] | None] = None
     """None: derived from ``load_example_input()`` at load time"""
     serving_options: ClassVar[dict[str, Any]] = {}
+    uses_torch: ClassVar[bool] = True
+    """False: the version never imports torch (and serves on no device)"""
 
     def __init_subclass__(
         cls,
         deployment: str | None = None,
         input_spec: dict[str, Any] | None = None,
         serving_options: dict[str, Any] | None = None,
+        uses_torch: bool | None = None,
         **kwargs: Any,
     ) -> None:
         """Generated predictors declare themselves in the class statement (no mutable class attributes)."""
@@ -60,6 +68,8 @@ class NotebookModel(kserve.Model):
             cls.deployment = deployment
         if input_spec is not None:
             cls.input_spec = input_spec
+        if uses_torch is not None:
+            cls.uses_torch = uses_torch
         if serving_options is not None:
             cls.serving_options = serving_options
 
@@ -109,7 +119,7 @@ class NotebookModel(kserve.Model):
 
     # -- KServe contract ---------------------------------------------------------------------------
     def load(self) -> bool:
-        self.device = pick_device()
+        self.device = pick_device(type(self).uses_torch)
         self.load_state(self.device)
         self._move_modules_to_device()
         if self.spec is None:

@@ -43,6 +43,7 @@ def test_the_load_cells_file_ships_and_the_version_loads_it_from_anywhere(projec
     moved = shutil.copytree(version, tmp_path / "elsewhere")
     script = (
         "import importlib.util, sys, numpy as np\n"
+        f"sys.path.insert(0, {str(moved)!r})  # as 'python predictor.py' has it: the version's own _jd_runtime\n"
         f"spec = importlib.util.spec_from_file_location('p', {str(moved / 'predictor.py')!r})\n"
         "module = importlib.util.module_from_spec(spec); sys.modules['p'] = module; spec.loader.exec_module(module)\n"
         "model = next(v for v in vars(module).values() if isinstance(v, type) and v.__module__ == 'p')()\n"

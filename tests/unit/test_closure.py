@@ -154,3 +154,12 @@ def test_a_literal_left_alone_is_copied() -> None:
         "%%deploy predict\ndef predict(i):\n    return CLASSES[i]",
     )
     assert "CLASSES = ['cat', 'dog']" in texts(closure.definitions) and closure.live == {}
+
+
+def test_an_import_in_the_example_cell_serves_predict_too() -> None:
+    closure = closure_of(
+        "%%deploy example\nimport numpy as np\nexample_input = np.ones((2, 3))",
+        "%%deploy predict\ndef predict(x):\n    return np.asarray(x) * 2",
+        live=True,
+    )
+    assert "import numpy as np" in texts(closure.definitions) and closure.live == {}
