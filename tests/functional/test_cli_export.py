@@ -60,8 +60,12 @@ def test_a_change_makes_v2_with_parent_and_diff(project: Path) -> None:
     second = run("export", "lin.ipynb", "--json", cwd=project)
     info = json.loads(second.stdout)["info"]
     assert (info["version"], info["parent"]) == ("v2", "v1")
-    # the notebook computes a different example output too
-    assert json.loads(second.stdout)["changed_files"] == ["artifacts/example_output.npy", "predictor.py"]
+    # the notebook computes a different example output too (and so its reference profile differs)
+    assert json.loads(second.stdout)["changed_files"] == [
+        "artifacts/example_output.npy",
+        "artifacts/reference_profile.json",
+        "predictor.py",
+    ]
 
     listing = json.loads(run("versions", "lin", "--json", cwd=project).stdout)
     assert [v["version"] for v in listing["versions"]] == ["v1", "v2"] and listing["current"] == "v2"
