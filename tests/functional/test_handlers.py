@@ -149,7 +149,11 @@ async def test_versions_and_diff_between_two_exports(jp_fetch, project):
     second = json.loads((await export(jp_fetch)).body)
     assert second["info"]["version"] == "v2"
     assert second["info"]["parent"] == "v1"
-    assert second["changed_files"] == ["artifacts/example_output.json", "predictor.py"]
+    assert second["changed_files"] == [
+        "artifacts/example_output.json",
+        "artifacts/reference_profile.json",  # the example output's profile
+        "predictor.py",
+    ]
 
     versions = json.loads((await jp_fetch("jupyter-deploy", "versions", "doubler")).body)
     assert versions["current"] == "v2"
