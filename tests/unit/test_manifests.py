@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
-from jupyter_deploy.exceptions import NotFoundError, OptionsError
+from jupyter_deploy.exceptions import AnnotationError, NotFoundError, OptionsError
 from jupyter_deploy.manifests import add_to_kustomization, write_manifests
 
 ISVC = "deploy/churn/base/inferenceservice.yaml"
@@ -240,7 +240,7 @@ def test_bad_options_fail_clearly_and_leave_existing_files_untouched(make_versio
 
 def test_invalid_deployment_name_is_refused(make_version):
     root = make_version(name="Churn_Model")
-    with pytest.raises(OptionsError, match="not a valid InferenceService name"):
+    with pytest.raises(AnnotationError, match="not a valid deployment name.*'churn-model'"):
         write_manifests(root, "Churn_Model")
     assert not (root / "deploy" / "Churn_Model").exists()
 
