@@ -244,9 +244,14 @@ def test_bad_serve_and_export_options_are_one_line(
     assert "add --execute" in capsys.readouterr().err
 
 
-def test_magic_export_profiles_a_kernel_variable_and_is_deterministic(project: Path) -> None:
+def test_magic_export_profiles_a_kernel_variable_and_is_deterministic(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``%deploy export NAME --reference VAR`` in a live kernel (its history as the cells)."""
     from jupyter_client.manager import start_new_kernel
+
+    # export --execute (the module fixture) leaves JD_PROJECT_ROOT in os.environ; the kernel's root is its cwd
+    monkeypatch.delenv("JD_PROJECT_ROOT", raising=False)
 
     manager, client = start_new_kernel(kernel_name="jupyter-deploy", cwd=str(project))
 
