@@ -18,6 +18,7 @@ from .models import ExportResult
 
 KERNEL_NAME = "jupyter-deploy"
 RESULT_MARKER = "__jupyter_deploy_result__"
+INJECTED = "jupyter_deploy_injected"  # metadata of the cells export adds (not counted in error messages)
 
 
 def kernel_name() -> str:
@@ -81,8 +82,11 @@ def execute_and_export(
     read_notebook(notebook_path)  # the same clear errors as a static export for a bad file
     node = nbformat.read(notebook_path, as_version=4)
     kernel = kernel_name()
-    if kernel != KERNEL_NAME:
-        node.cells.insert(0, nbformat.v4.new_code_cell("%load_ext jupyter_deploy"))
+    # first, in the kernel: the extension (unless the kernel preloads it), and the parity check's process
+    # started now, importing kserve and the notebook's heavy libraries while the notebook runs
+    setup = [] if kernel == KERNEL_NAME else ["%load_ext jupyter_deploy"]
+    setup.append(f"__import__('jupyter_deploy.parity').parity.prewarm({sorted(heavy_imports(node))!r})")
+    node.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup), metadata={INJECTED: True}))
     node.cells.append(
         nbformat.v4.new_code_cell(
             export_cell(root, notebook_path, name, allow_pickle, list(requirements or []), reference)
@@ -122,8 +126,19 @@ def _execute_with_progress(client: Any, node: Any) -> None:
             client.execute_cell(cell, index)
 
 
+def heavy_imports(node: Any) -> set[str]:
+    """The notebook's imports that take seconds to load (what the parity process can import early)."""
+    from .extract import python_source
+    from .parity import HEAVY_MODULES
+    from .requirements import imported_modules
+
+    sources = [python_source(cell.source) for cell in node.cells if cell.cell_type == "code"]
+    return imported_modules(sources) & set(HEAVY_MODULES)
+
+
 def _failing_cell(node: Any) -> str:
-    for index, cell in enumerate(node.cells):
+    cells = [cell for cell in node.cells if not cell.get("metadata", {}).get(INJECTED)]
+    for index, cell in enumerate(cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 return f"cell {index + 1}" + (f" (id {cell.id})" if cell.get("id") else "")
