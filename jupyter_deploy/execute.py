@@ -92,17 +92,16 @@ def execute_and_export(
             export_cell(root, notebook_path, name, allow_pickle, list(requirements or []), reference)
         )
     )
-    env_before = os.environ.get("JD_NOTEBOOK_PATH")
-    os.environ["JD_NOTEBOOK_PATH"] = str(notebook_path)
-    os.environ["JD_PROJECT_ROOT"] = str(root)
+    # the kernel's own environment, never this process's (a server thread must not leak it to other kernels)
+    env = {**os.environ, "JD_NOTEBOOK_PATH": str(notebook_path), "JD_PROJECT_ROOT": str(root)}
     client = NotebookClient(
         node, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(notebook_path.parent)}}
     )
     try:
         if progress:
-            _execute_with_progress(client, node)
+            _execute_with_progress(client, node, env)
         else:
-            client.execute()
+            client.execute(env=env)
     except CellExecutionError as error:
         raise NotebookError(
             f"running the notebook failed in {_failing_cell(node)}: {error.ename}: {error.evalue}",
@@ -110,18 +109,13 @@ def execute_and_export(
         ) from None
     except (CellTimeoutError, DeadKernelError) as error:
         raise NotebookError(f"running the notebook failed: {error}", str(path)) from None
-    finally:
-        if env_before is None:
-            os.environ.pop("JD_NOTEBOOK_PATH", None)
-        else:
-            os.environ["JD_NOTEBOOK_PATH"] = env_before
     return _result(node.cells[-1])
 
 
-def _execute_with_progress(client: Any, node: Any) -> None:
+def _execute_with_progress(client: Any, node: Any, env: dict[str, str]) -> None:
     from tqdm.auto import tqdm
 
-    with client.setup_kernel():
+    with client.setup_kernel(env=env):
         for index, cell in enumerate(tqdm(node.cells, desc="running notebook", unit="cell")):
             client.execute_cell(cell, index)
 

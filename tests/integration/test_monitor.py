@@ -250,7 +250,7 @@ def test_magic_export_profiles_a_kernel_variable_and_is_deterministic(
     """``%deploy export NAME --reference VAR`` in a live kernel (its history as the cells)."""
     from jupyter_client.manager import start_new_kernel
 
-    # export --execute (the module fixture) leaves JD_PROJECT_ROOT in os.environ; the kernel's root is its cwd
+    # the kernel's project root is its working directory, whatever the test process was started with
     monkeypatch.delenv("JD_PROJECT_ROOT", raising=False)
 
     manager, client = start_new_kernel(kernel_name="jupyter-deploy", cwd=str(project))
