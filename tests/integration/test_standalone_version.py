@@ -46,7 +46,7 @@ def test_the_quickstart_version_serves_alone_in_a_fresh_venv(project: Path, repo
     assert any(line.startswith("kserve==") for line in requirements)
 
     python = fresh_venv(version, tmp_path / "venv")
-    probe = subprocess.run([str(python), "-c", "import jupyter_deploy"], capture_output=True, timeout=60)
+    probe = subprocess.run([str(python), "-c", "import jupyter_deploy"], cwd=tmp_path, capture_output=True, timeout=60)
     assert probe.returncode != 0, "jupyter_deploy must not be importable where a version serves"
 
     example = np.asarray(json_or_tensor(version / "artifacts", "example_input"))
