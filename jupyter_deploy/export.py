@@ -197,10 +197,14 @@ def _write(
     from .capture.shipped import ship_files, shipped_paths
     from .predictor import deployment_options, render_predictor, write_runtime
     from .reference import example_script, run_reference
-    from .requirements import imported_modules, pin
+    from .requirements import check_local_imports, check_requirement, imported_modules, pin
     from .runtime.spec import spec_of
 
     root, name = request.root, deployment.name
+    statements = closure.definitions + closure.load + closure.example
+    check_local_imports(imported_modules([statement.text for statement in statements]), _notebook_dir(request))
+    for extra in request.requirements:
+        check_requirement(extra)
     with versions.locked(root, name), versions.staging(root, name) as stage:
         context = CaptureContext(
             directory=stage / "artifacts",

@@ -6,6 +6,7 @@ import ast
 import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from pathlib import Path
 
 # what the runtime copied into every version imports at serve time, whatever the cells import
 RUNTIME_DISTRIBUTIONS = ("kserve", "numpy", "orjson")
@@ -56,8 +57,56 @@ def pin(modules: Iterable[str], extras: Iterable[str] = ()) -> list[str]:
     Standard-library modules and modules that belong to no installed distribution (local files) are
     left out, and so is this tool: a version carries its own runtime and serves without it.
     """
+    extras = [check_requirement(extra) for extra in extras]
     lines = pin_modules(modules, RUNTIME_DISTRIBUTIONS)
     return lines + [extra for extra in extras if extra not in lines]
+
+
+def check_requirement(text: str) -> str:
+    """One ``--requirement`` line, as pip reads it; a line pip cannot read is refused before anything is written."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(text)
+    except InvalidRequirement as error:
+        from .exceptions import OptionsError
+
+        reason = str(error).splitlines()[0]
+        raise OptionsError(
+            f"--requirement {text!r} is not a requirement pip can read ({reason}); write e.g. 'pandas==2.2.3'",
+            "requirement",
+        ) from None
+    return text
+
+
+def check_local_imports(modules: Iterable[str], notebook_dir: Path) -> None:
+    """Refuse a module of the user's own (a file beside the notebook, no installed package provides it): the
+    version could not import it where it serves on its own."""
+    local = sorted(module for module in modules if _is_local_module(module, notebook_dir))
+    if local:
+        from .exceptions import ClosureError
+
+        raise ClosureError(
+            f"the predictor imports {local[0]!r}, a module of your own beside the notebook (no installed package "
+            "provides it), which the version could not import where it serves on its own: move its code into a "
+            "notebook cell, or make it a package and install it (then it is pinned like any other)",
+            name=local[0],
+        )
+
+
+def _is_local_module(module: str, notebook_dir: Path) -> bool:
+    from importlib.machinery import PathFinder
+
+    if module in sys.stdlib_module_names or module in ("jupyter_deploy", "_jd_runtime", "__future__"):
+        return False
+    if distributions_of(module):
+        return False
+    try:
+        spec = PathFinder.find_spec(module, [str(notebook_dir), *sys.path])
+    except (ImportError, ValueError):
+        return False
+    # not importable at all: an optional import (try/except ImportError) that fails the same way when serving
+    return spec is not None and spec.origin not in (None, "built-in", "frozen")
 
 
 def pin_modules(modules: Iterable[str], distributions: Iterable[str] = ()) -> list[str]:
