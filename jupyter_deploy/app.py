@@ -18,6 +18,7 @@ from traitlets import Int, Unicode
 from . import __version__
 from .handlers import ROUTES
 from .handlers_actions import ACTION_ROUTES
+from .handlers_panel import PANEL_ROUTES
 from .retrain_jobs import RetrainJobs
 
 
@@ -70,7 +71,7 @@ class JupyterDeployApp(ExtensionApp):
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend([*ROUTES, *ACTION_ROUTES])
+        self.handlers.extend([*ROUTES, *ACTION_ROUTES, *PANEL_ROUTES])
 
     @property
     def server_root(self) -> Path:

@@ -102,6 +102,10 @@ class ExportRequest(BaseModel):
 
     path: str = Field(min_length=1, description="notebook path relative to the server root")
     name: str | None = Field(default=None, description="the deployment to export; needed when there are several")
+    execute: bool = Field(
+        default=False,
+        description="run the notebook in a fresh kernel first and export its live objects (CLI: --execute)",
+    )
 
 
 # --- base handler -----------------------------------------------------------------------------------
@@ -273,11 +277,13 @@ class ExportHandler(DeployHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
         self.require_action("export")
+        from .execute import execute_and_export
         from .export import export_notebook
 
         request = self.body(ExportRequest)
         notebook = self.resolve_notebook(request.path)
-        result = await self.run_blocking(export_notebook, notebook, self.root, name=request.name)
+        export = execute_and_export if request.execute else export_notebook
+        result = await self.run_blocking(export, notebook, self.root, name=request.name)
         result = result.model_copy(update={"path": self.relative(result.path)})
         self.reply(result, status=201 if result.created else 200)
 

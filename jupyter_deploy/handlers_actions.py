@@ -75,10 +75,14 @@ class ApplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dry_run: bool = Field(default=False, description="let the cluster validate without persisting anything")
+    validate_first: bool = Field(default=True, description="validate deploy/NAME offline first (CLI: no --no-validate)")
 
 
 class ClusterResult(BaseModel):
-    """``POST /jupyter-deploy/apply/NAME`` and ``GET /jupyter-deploy/status/NAME``: what the cluster said."""
+    """``POST /jupyter-deploy/apply/NAME`` and ``GET /jupyter-deploy/status/NAME``: what the cluster said.
+
+    Apply is ``kube.apply``, the CLI's function, in one call: ``result.dropped`` lists the fields the
+    cluster dropped (the CLI warns and exits 1 on them; the panel shows them as a failure)."""
 
     name: str
     result: dict[str, Any]
@@ -199,6 +203,11 @@ class RetrainJobHandler(ActionHandler):
     def get(self, job: str) -> None:
         self.reply(self.app.retrain_jobs.get(job))
 
+    @tornado.web.authenticated
+    async def delete(self, job: str) -> None:
+        """Cancel a running job: its kernel stops, its MLflow run ends FAILED; the job once it has stopped."""
+        self.reply(await self.run_blocking(self.app.retrain_jobs.cancel, job))
+
 
 class RunsHandler(ActionHandler):
     @tornado.web.authenticated
@@ -228,7 +237,12 @@ class ApplyHandler(ActionHandler):
 
         request = self.body(ApplyRequest)
         result = await self.run_blocking(
-            apply, self.root, self.deployment(name), dry_run=request.dry_run, **self.cluster()
+            apply,
+            self.root,
+            self.deployment(name),
+            dry_run=request.dry_run,
+            validate=request.validate_first,
+            **self.cluster(),
         )
         self.reply(ClusterResult(name=name, result=result))
 
