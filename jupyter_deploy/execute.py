@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import exceptions
+from .error_wire import rebuild_error
 from .exceptions import NotebookError
 from .models import ExportResult
 
@@ -52,12 +52,13 @@ def export_cell(
     )
     return f"""
 import json as _jd_json
+from jupyter_deploy.error_wire import error_payload as _jd_error_payload
 from jupyter_deploy.exceptions import JupyterDeployError as _JdError
 from jupyter_deploy.kernel import export_in_kernel as _jd_export
 try:
     _jd_out = {{"result": _jd_export(get_ipython(), **_jd_json.loads({arguments!r})).model_dump(mode="json")}}
 except _JdError as _jd_error:
-    _jd_out = {{"error": type(_jd_error).__name__, "message": str(_jd_error)}}
+    _jd_out = _jd_error_payload(_jd_error)
 print({RESULT_MARKER!r} + _jd_json.dumps(_jd_out))
 """
 
@@ -146,9 +147,6 @@ def _result(cell: Any) -> ExportResult:
             if line.startswith(RESULT_MARKER):
                 payload = json.loads(line[len(RESULT_MARKER) :])
                 if "error" in payload:
-                    error_class = getattr(exceptions, payload["error"], exceptions.JupyterDeployError)
-                    error = error_class.__new__(error_class)
-                    exceptions.JupyterDeployError.__init__(error, payload["message"])
-                    raise error
+                    raise rebuild_error(payload)  # the kernel's error: its class, fields and HTTP status
                 return ExportResult.model_validate(payload["result"])
     raise NotebookError("the notebook ran but the export cell printed no result")

@@ -61,7 +61,10 @@ class MlflowStore:
 
         run = self.client.create_run(
             self.experiment_id(name) or "0",
-            tags={f"{TAG}name": name, **{f"{TAG}{key}": value for key, value in tags.items()}},
+            tags={
+                f"{TAG}name": name,
+                **{f"{TAG}{key}": value for key, value in {**_process_tags(), **tags}.items()},
+            },
             run_name=f"retrain-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}",
         )
         run_id = str(run.info.run_id)
@@ -118,23 +121,55 @@ class MlflowStore:
 
     # -- registry ----------------------------------------------------------------------------------------
     def register(self, name: str, version: str, run_id: str, source: str) -> str:
-        """Register the promoted version as a model version of ``name``; alias ``current`` points at it."""
-        from mlflow.exceptions import MlflowException
-
+        """Register the promoted version as a model version of ``name``; alias ``current`` points at it.
+        All or nothing: when a step is refused, what the earlier ones added is removed again."""
+        aliased = self.aliased_version(name)
+        model_version: str | None = None
         try:
-            try:
-                self.client.get_registered_model(name)
-            except MlflowException:
+            if not self._exists(name):
                 self.client.create_registered_model(
                     name, description=f"jupyter-deploy deployment {name} (deployments/{name}/)"
                 )
-            model_version = self.client.create_model_version(
-                name, source, run_id=run_id, tags={f"{TAG}version": version}
-            )
-            self.client.set_registered_model_alias(name, ALIAS, model_version.version)
-        except MlflowException as error:
-            raise JupyterDeployError(f"registering {name} {version} in {self.uri} failed: {error.message}") from None
-        return str(model_version.version)
+            created = self.client.create_model_version(name, source, run_id=run_id, tags={f"{TAG}version": version})
+            model_version = str(created.version)
+            self.client.set_registered_model_alias(name, ALIAS, model_version)
+        except Exception as error:  # MlflowException, or the database's own error from a SQL store
+            self.unregister(name, model_version, aliased, quiet=True)
+            text = getattr(error, "message", None) or str(error).splitlines()[0]
+            raise JupyterDeployError(f"registering {name} {version} in {self.uri} failed: {text}") from None
+        return model_version
+
+    def aliased_version(self, name: str) -> str | None:
+        """The model version alias ``current`` points at (None: no model, or no alias yet)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(name, ALIAS).version)
+        except MlflowException:
+            return None
+
+    def unregister(self, name: str, model_version: str | None, aliased: str | None, quiet: bool = False) -> None:
+        """Undo ``register``: remove ``model_version``, point ``current`` back at ``aliased``, and remove the
+        registered model if it is left empty. ``quiet``: best effort (the original error is what counts)."""
+        try:
+            if model_version is not None:
+                self.client.delete_model_version(name, model_version)
+            if aliased is not None:
+                self.client.set_registered_model_alias(name, ALIAS, aliased)
+            elif self._exists(name) and not self.client.search_model_versions(f"name = '{name}'"):
+                self.client.delete_registered_model(name)
+        except Exception:
+            if not quiet:
+                raise
+
+    def _exists(self, name: str) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            return False
+        return True
 
     def registered_versions(self, name: str) -> list[dict[str, Any]]:
         return [
@@ -157,15 +192,52 @@ def _param_text(value: Any) -> str:
 def _run_dict(run: Any) -> dict[str, Any]:
     tags = run.data.tags
     ours = {key[len(TAG) :]: value for key, value in tags.items() if key.startswith(TAG)}
+    status = run.info.status
+    if status == "RUNNING" and _process_gone(ours):  # killed (SIGKILL, a lost pod): it never closed its run
+        status = "FAILED"
+        ours = {**ours, "outcome": "failed", "reason": f"process gone (pid {ours['pid']} on {ours['host']})"}
     started = datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc) if run.info.start_time else None
     return {
         "run_id": run.info.run_id,
         "started": started.replace(microsecond=0).isoformat().replace("+00:00", "Z") if started else None,
-        "status": run.info.status,
-        "outcome": ours.get("outcome", "running" if run.info.status == "RUNNING" else run.info.status.lower()),
+        "status": status,
+        "outcome": ours.get("outcome", "running" if status == "RUNNING" else status.lower()),
         "version": ours.get("version"),
         "reason": ours.get("reason", ""),
         "notebook": ours.get("notebook"),
         "params": dict(run.data.params),
         "metrics": {key: float(value) for key, value in run.data.metrics.items()},
     }
+
+
+def _process_tags() -> dict[str, str]:
+    """Which process runs the run: its pid, host and start time (a reused pid is not the same process)."""
+    import socket
+
+    return {"pid": str(os.getpid()), "host": socket.gethostname(), "process_started": _started(os.getpid()) or ""}
+
+
+def _process_gone(tags: dict[str, str]) -> bool:
+    """True when the run's process is known to be dead: same host, and no such pid (or another process with it).
+    A run from another host, or from before these tags, cannot be checked and stays as recorded."""
+    import socket
+
+    if not tags.get("pid", "").isdigit() or tags.get("host") != socket.gethostname():
+        return False
+    now = _started(int(tags["pid"]))
+    if now is None:
+        return True
+    recorded = tags.get("process_started", "")
+    return bool(now and recorded) and now != recorded
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time as text, None when there is no such process."""
+    import psutil  # jupyter_client and ipykernel depend on it
+
+    try:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    except psutil.AccessDenied:
+        return ""

@@ -8,12 +8,16 @@ One run, in order:
 3. run the notebook with papermill in the ``jupyter-deploy`` kernel. Its ``%%deploy`` cells run for real, and a
    final cell exports the deployment from the live kernel as the next version (lineage: the run id) without
    moving ``CURRENT``, and reports the gate's metrics found as variables;
-4. the gate decides: promoted -> manifests regenerated for the version (if the deployment has any, or
-   ``--canary``), ``CURRENT`` moved, the model registered in the MLflow registry; else the version stays,
-   unreferenced, and the run says why.
+4. the gate decides: promoted -> the model registered in the MLflow registry, manifests regenerated for the
+   version (if the deployment has any, or ``--canary``), ``CURRENT`` moved, in that order and all or nothing
+   (a later step failing undoes the earlier ones); else the version stays, unreferenced, and the run says why.
 
-Any failure (a cell raises, the kernel dies, ``--timeout``, Ctrl-C, a failing export) marks the run FAILED,
-keeps the executed notebook under ``.jupyter-deploy/retrain/NAME/`` and promotes nothing.
+Any failure (a cell raises, the kernel dies, ``--timeout``, Ctrl-C or SIGTERM, a failing export, a registry
+that refuses) marks the run FAILED, keeps the executed notebook under ``.jupyter-deploy/retrain/NAME/`` and
+promotes nothing. An error keeps its class, fields and HTTP status (a CaptureError from the export is still a
+CaptureError), with ``run_id`` and ``notebook`` added. The kernel gets the run's variables (``MLFLOW_RUN_ID``,
+``JD_*``) in its own environment; this process's environment and working directory are never changed, so a
+server running a retrain in a thread leaks nothing into the kernels it starts meanwhile.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +45,11 @@ ENGINE = "jupyter-deploy"
 METRICS_MARKER = "__jupyter_deploy_metrics__"
 EXPORT_TAG = "jupyter-deploy-export"
 CELL_CALLBACK = "jd_on_cell"  # engine keyword: called with 'cell N: first line' as each cell starts
+KERNEL_START = "jd_kernel_start"  # engine keyword: the kernel's own env and cwd (never this process's)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: handled like Ctrl-C (the run is marked FAILED, "terminated")."""
 
 
 class RetrainResult(BaseModel):
@@ -75,7 +86,6 @@ def retrain(
     on_cell: Callable[[str], None] | None = None,
 ) -> RetrainResult:
     """``on_cell`` (optional) is called with 'cell N: first line' as each cell starts (the side panel's progress)."""
-    from .mlflow_store import MlflowStore
     from .parameters import resolve_parameters
 
     started = time.perf_counter()
@@ -94,6 +104,29 @@ def retrain(
     values = resolve_parameters(notebook, parameters, parameter_file)
     previous = versions.current_version(root, name)
 
+    with _sigterm_as_interrupt():
+        return _tracked_run(
+            notebook, root, label, name, values, gate, previous, canary, timeout, progress, say, on_cell, started
+        )
+
+
+def _tracked_run(
+    notebook: Path,
+    root: Path,
+    label: str,
+    name: str,
+    values: dict[str, Any],
+    gate: Gate,
+    previous: str | None,
+    canary: int | None,
+    timeout: float | None,
+    progress: bool,
+    say: Callable[[str], None],
+    on_cell: Callable[[str], None] | None,
+    started: float,
+) -> RetrainResult:
+    from .mlflow_store import MlflowStore
+
     store = MlflowStore(root)
     run_id = store.start_run(name, values, {"notebook": label, "outcome": "running"})
     run_dir = root / RUNS_DIR / name / run_id
@@ -109,20 +142,19 @@ def retrain(
         )
         metrics = store.metrics(run_id) or {}
         decision, outcome = _decide(gate, export, previous, metrics, root, name, store)
+        store.log_notebook(run_id, executed)
+        # recorded before promoting: a failure below overwrites it with "failed" and the reason
+        store.set_tags(run_id, {"version": export["version"], "outcome": outcome, "reason": decision.reason})
         manifests, registered = None, None
-        if outcome == "promoted":
-            manifests = _promote_manifests(root, name, export["version"], canary)
-            versions.set_current(root, name, export["version"])
-            registered = store.register(name, export["version"], run_id, store.log_version(run_id, export["path"]))
+        if outcome == "promoted":  # the last step
+            manifests, registered = _promote(store, root, name, export, run_id, canary)
     except BaseException as error:
         _fail(store, run_id, executed, error)
-        if isinstance(error, KeyboardInterrupt):
-            raise
         if isinstance(error, JupyterDeployError) and not isinstance(error, RetrainError):
-            raise RetrainError(f"{error}; executed notebook kept: {_shown(executed)}", str(executed), run_id) from None
+            # the error as raised (its class, fields, HTTP status), saying where the run's notebook is
+            error.message = f"{error.message}; executed notebook kept: {_shown(executed)}"
+            error.run_id, error.notebook = run_id, str(executed)  # type: ignore[attr-defined]
         raise
-    store.set_tags(run_id, {"version": export["version"], "outcome": outcome, "reason": decision.reason})
-    store.log_notebook(run_id, executed)
     store.end_run(run_id, "FINISHED")
     return RetrainResult(
         name=name,
@@ -195,6 +227,7 @@ def _run_notebook(
     final.metadata["tags"] = [EXPORT_TAG]
     node.cells.append(final)
     environment = {
+        **os.environ,
         "MLFLOW_RUN_ID": run_id,
         "JD_MLFLOW_RUN_ID": run_id,  # mlflow.start_run() in the notebook consumes MLFLOW_RUN_ID
         "MLFLOW_TRACKING_URI": store.uri,
@@ -203,43 +236,43 @@ def _run_notebook(
         "JD_NOTEBOOK_LABEL": label,
         "JD_EXPORT_NO_PROMOTE": "1",
     }
-    with _environ(environment):
-        try:
-            result = papermill.execute_notebook(
-                node,
-                str(executed),
-                parameters=values or None,
-                engine_name=_engine(),
-                kernel_name=kernel,
-                language="python",
-                progress_bar={"desc": "retrain", "leave": False} if progress else False,
-                cwd=str(notebook.parent),
-                execution_timeout=timeout,
-                # the run's results are saved by then; a graceful shutdown only adds about a second
-                shutdown_kernel="immediate",
-                **({CELL_CALLBACK: on_cell} if on_cell is not None else {}),
-            )
-        except PapermillExecutionError as error:
-            raise RetrainError(
-                f"retraining {name} failed in {_cell_label(executed, notebook)}: {error.ename}: "
-                f"{error.evalue}; executed notebook kept: {_shown(executed)}",
-                str(executed),
-                run_id,
-            ) from None
-        except TimeoutError:
-            raise RetrainError(
-                f"retraining {name} timed out after {timeout:g} s in {_cell_label(executed, notebook)}; "
-                f"executed notebook kept: {_shown(executed)}",
-                str(executed),
-                run_id,
-            ) from None
-        except RuntimeError as error:  # nbclient's DeadKernelError and kernel start failures
-            raise RetrainError(
-                f"retraining {name} failed: the kernel died or did not start ({type(error).__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''}); executed notebook kept: {_shown(executed)}",
-                str(executed),
-                run_id,
-            ) from None
+    try:
+        result = papermill.execute_notebook(
+            node,
+            str(executed),
+            parameters=values or None,
+            engine_name=_engine(),
+            kernel_name=kernel,
+            language="python",
+            progress_bar={"desc": "retrain", "leave": False} if progress else False,
+            # no papermill cwd (it would chdir this whole process): the kernel starts there instead
+            execution_timeout=timeout,
+            # the run's results are saved by then; a graceful shutdown only adds about a second
+            shutdown_kernel="immediate",
+            **{KERNEL_START: {"env": environment, "cwd": str(notebook.parent)}},
+            **({CELL_CALLBACK: on_cell} if on_cell is not None else {}),
+        )
+    except PapermillExecutionError as error:
+        raise RetrainError(
+            f"retraining {name} failed in {_cell_label(executed, notebook)}: {error.ename}: "
+            f"{error.evalue}; executed notebook kept: {_shown(executed)}",
+            str(executed),
+            run_id,
+        ) from None
+    except TimeoutError:
+        raise RetrainError(
+            f"retraining {name} timed out after {timeout:g} s in {_cell_label(executed, notebook)}; "
+            f"executed notebook kept: {_shown(executed)}",
+            str(executed),
+            run_id,
+        ) from None
+    except RuntimeError as error:  # nbclient's DeadKernelError and kernel start failures
+        raise RetrainError(
+            f"retraining {name} failed: the kernel died or did not start ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); executed notebook kept: {_shown(executed)}",
+            str(executed),
+            run_id,
+        ) from None
     exported = _result(result.cells[-1])
     return (
         {"version": exported.info.version, "path": exported.path, "created": exported.created},
@@ -292,6 +325,29 @@ def _decide(
     return decision, "promoted" if decision.passed else "rejected"
 
 
+def _promote(
+    store: Any, root: Path, name: str, export: dict[str, Any], run_id: str, canary: int | None
+) -> tuple[dict[str, Any] | None, str]:
+    """Registry, manifests, ``CURRENT``: all or nothing. The registry goes first (a remote store is what most
+    often refuses), ``CURRENT`` last (one rename, the commit point); a step failing undoes the ones before."""
+    from .manifests import deploy_dir
+
+    version = export["version"]
+    source = store.log_version(run_id, export["path"])
+    aliased = store.aliased_version(name)
+    registered = store.register(name, version, run_id, source)  # all or nothing itself
+    directory = deploy_dir(root, name)
+    before = _snapshot(directory)
+    try:
+        manifests = _promote_manifests(root, name, version, canary)
+        versions.set_current(root, name, version)
+    except BaseException:
+        _restore(directory, before)
+        store.unregister(name, registered, aliased)
+        raise
+    return manifests, registered
+
+
 def _promote_manifests(root: Path, name: str, version: str, canary: int | None) -> dict[str, Any] | None:
     """Regenerate ``deploy/NAME/`` for the promoted version when it exists (or a canary is asked for)."""
     from .manifests import deploy_dir, write_manifests
@@ -301,9 +357,33 @@ def _promote_manifests(root: Path, name: str, version: str, canary: int | None) 
     return write_manifests(root, f"{name}@{version}", {"canary": canary} if canary is not None else None)
 
 
+def _snapshot(directory: Path) -> dict[Path, bytes] | None:
+    """Every file under ``directory`` (None: no such directory), to put back if the promotion fails."""
+    if not directory.is_dir():
+        return None
+    return {path: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+
+def _restore(directory: Path, files: dict[Path, bytes] | None) -> None:
+    import shutil
+
+    if files is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for path in [path for path in directory.rglob("*") if path.is_file() and path not in files]:
+        path.unlink()
+    for path, content in files.items():
+        if not path.is_file() or path.read_bytes() != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+
 def _fail(store: Any, run_id: str, executed: Path, error: BaseException) -> None:
     """Mark the run FAILED with the reason, keeping the executed notebook (in the run too, if written)."""
-    reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error).split("; executed notebook")[0]
+    if isinstance(error, KeyboardInterrupt):
+        reason = "terminated" if isinstance(error, Terminated) else "interrupted"
+    else:
+        reason = str(error).split("; executed notebook")[0]
     try:
         store.set_tags(run_id, {"outcome": "failed", "reason": reason[:500]})
         if executed.is_file():
@@ -348,8 +428,13 @@ def _engine() -> str:
     class ProgressEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            from papermill.clientwrap import PapermillNotebookClient
+            from papermill.engines import logger
+            from papermill.utils import merge_kwargs, remove_args
+
             start = nb_man.cell_start
             on_cell = kwargs.pop(CELL_CALLBACK, None)
+            kernel_start = kwargs.pop(KERNEL_START, {})
 
             def cell_start(cell: Any, cell_index: int | None = None, **more: Any) -> None:
                 start(cell, cell_index, **more)
@@ -363,7 +448,21 @@ def _engine() -> str:
 
             nb_man.cell_start = cell_start
             _throttle_saves(nb_man)
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            # NBClientEngine's own body, plus the kernel's env and cwd, which only execute() passes on to
+            # the kernel manager (papermill has no keyword for them)
+            timeout = kwargs.pop("execution_timeout", None) or kwargs.get("timeout")
+            options = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            options = merge_kwargs(
+                options,
+                timeout=timeout,
+                startup_timeout=options.pop("start_timeout", 60),
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=options.pop("log_output", False),
+                stdout_file=options.pop("stdout_file", None),
+                stderr_file=options.pop("stderr_file", None),
+            )
+            return PapermillNotebookClient(nb_man, **options).execute(**kernel_start)
 
     papermill_engines.register(ENGINE, ProgressEngine)
     return ENGINE
@@ -402,18 +501,21 @@ def _throttle_saves(nb_man: Any) -> None:
 
 
 @contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the kernel papermill starts, restoring them afterwards."""
-    before = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CronJob's pod deleted, ``kill``) raises ``Terminated`` like Ctrl-C raises KeyboardInterrupt,
+    so the run is closed as FAILED. Signal handlers belong to the main thread: elsewhere, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: Any) -> None:
+        raise Terminated("terminated")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         yield
     finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _shown(path: Path) -> str:

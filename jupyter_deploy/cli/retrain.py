@@ -78,23 +78,27 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from ..retrain import retrain
+    from ..retrain import Terminated, retrain
 
     def log(message: str) -> None:
         print(message, file=sys.stderr)
 
-    result = retrain(
-        args.notebook,
-        root=args.root,
-        parameters=[tuple(pair) for pair in args.parameter],
-        parameter_file=args.parameters_file,
-        name=args.name,
-        promote_if=args.promote_if,
-        canary=args.canary,
-        timeout=args.timeout,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        log=log,
-    )
+    try:
+        result = retrain(
+            args.notebook,
+            root=args.root,
+            parameters=[tuple(pair) for pair in args.parameter],
+            parameter_file=args.parameters_file,
+            name=args.name,
+            promote_if=args.promote_if,
+            canary=args.canary,
+            timeout=args.timeout,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            log=log,
+        )
+    except Terminated:  # SIGTERM: the run is closed as FAILED; exit as a terminated process does
+        print("jupyter-deploy: terminated", file=sys.stderr)
+        return 128 + 15
     if result.promoted:
         where = f"; manifests in {result.manifests['directory']}" if result.manifests else ""
         text = f"{result.name} {result.version} promoted ({result.reason}){where}"
