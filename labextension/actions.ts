@@ -1,6 +1,11 @@
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { IDeploymentView, IRetrainJob } from './models';
+import {
+  IDeploymentView,
+  IExportResult,
+  IRetrainJob,
+  IRetrainRequest
+} from './models';
 import { DeployService } from './service';
 
 /** What an action may use: the service, the notebook the panel describes, and a progress line. */
@@ -9,6 +14,10 @@ export interface IActionContext {
   notebook: NotebookPanel;
   /** Replace the busy line while the action runs (the cell being retrained, the apply step). */
   progress(text: string): void;
+  /** The retraining parameters and promotion gate entered in the panel for this deployment. */
+  retrainOptions(): Pick<IRetrainRequest, 'parameters' | 'promote_if'>;
+  /** The running retraining job (the panel offers to cancel it), or null once it has ended. */
+  onJob(job: IRetrainJob | null): void;
 }
 
 /** What an action shows when it succeeds: a line, and optionally a monospace block (URL, request). */
@@ -44,6 +53,17 @@ async function saved(notebook: NotebookPanel): Promise<void> {
   }
 }
 
+function describeExport(result: IExportResult): string {
+  const version = `${result.info.name} ${result.info.version}`;
+  if (!result.created) {
+    return `Unchanged: ${version} already holds this code (${result.path}).`;
+  }
+  const changed = result.changed_files.length
+    ? `; changed: ${result.changed_files.join(', ')}`
+    : '';
+  return `Created ${version} in ${result.path}${changed}.`;
+}
+
 const exportAction: IPanelAction = {
   id: 'export',
   requires: 'export',
@@ -51,18 +71,31 @@ const exportAction: IPanelAction = {
   busyLabel: 'Exporting (running the parity check)…',
   async run({ service, notebook }, deployment) {
     await saved(notebook);
-    const result = await service.export({
-      path: notebook.context.path,
-      name: deployment.name
-    });
-    const version = `${result.info.name} ${result.info.version}`;
-    if (!result.created) {
-      return `Unchanged: ${version} already holds this code (${result.path}).`;
-    }
-    const changed = result.changed_files.length
-      ? `; changed: ${result.changed_files.join(', ')}`
-      : '';
-    return `Created ${version} in ${result.path}${changed}.`;
+    return describeExport(
+      await service.export({
+        path: notebook.context.path,
+        name: deployment.name
+      })
+    );
+  }
+};
+
+/** The live export (CLI `export --execute`): the server runs the notebook in a fresh kernel first. */
+const executeExportAction: IPanelAction = {
+  id: 'export-execute',
+  requires: 'export',
+  label: 'Run & Export',
+  busyLabel:
+    'Running the notebook in a fresh kernel, then exporting its live objects…',
+  async run({ service, notebook }, deployment) {
+    await saved(notebook);
+    return describeExport(
+      await service.export({
+        path: notebook.context.path,
+        name: deployment.name,
+        execute: true
+      })
+    );
   }
 };
 
@@ -122,12 +155,17 @@ const retrainAction: IPanelAction = {
   requires: 'retrain',
   label: 'Retrain',
   busyLabel: 'Starting the retraining job…',
-  async run({ service, notebook, progress }, deployment) {
+  async run(
+    { service, notebook, progress, retrainOptions, onJob },
+    deployment
+  ) {
     await saved(notebook);
     let job = await service.retrain({
       path: notebook.context.path,
-      name: deployment.name
+      name: deployment.name,
+      ...retrainOptions()
     });
+    onJob(job);
     while (job.status === 'running') {
       progress(
         job.cell
@@ -137,6 +175,7 @@ const retrainAction: IPanelAction = {
       await sleep(RETRAIN_POLL_MS);
       job = await service.retrainJob(job.id);
     }
+    onJob(null);
     if (job.status === 'failed') {
       throw new Error(`Retraining failed: ${job.message ?? 'no message'}`);
     }
@@ -144,42 +183,56 @@ const retrainAction: IPanelAction = {
   }
 };
 
-function describeStatus(result: Record<string, unknown>): string {
-  const conditions = (result.conditions ?? []) as Record<string, unknown>[];
-  const lines = conditions.map(
-    item =>
-      `${item.type}: ${item.status}${item.message ? ` (${item.message})` : ''}`
-  );
-  return [
-    `ready: ${result.ready ? 'yes' : 'no'}`,
-    `url: ${result.url ?? 'none yet'}`,
-    ...lines
-  ].join('\n');
+/** A failure that still has something to show (the objects applied, the fields dropped). */
+export class ApplyDroppedError extends Error {
+  constructor(
+    message: string,
+    readonly detail: string
+  ) {
+    super(message);
+    this.name = 'ApplyDroppedError';
+  }
 }
 
+/**
+ * Apply is one server call, `kube.apply` as the CLI runs it: validate, server-side apply, and the
+ * fields the cluster dropped. Dropped fields make it a failure, as they make the CLI exit 1.
+ */
 const applyAction: IPanelAction = {
   id: 'apply',
   requires: 'apply',
   label: 'Apply',
-  busyLabel: 'Applying: dry run first…',
-  async run({ service, progress }, deployment) {
-    const dry = await service.apply(deployment.name, { dry_run: true });
-    const objects = (dry.result.objects ?? []) as unknown[];
-    progress(
-      `Dry run accepted ${objects.length} object(s) in ${dry.result.namespace}; applying…`
+  busyLabel: 'Validating and applying deploy/ to the cluster…',
+  async run({ service }, deployment) {
+    const { result } = await service.apply(deployment.name, {
+      dry_run: false
+    });
+    const objects = (result.objects ?? []) as Record<string, unknown>[];
+    const dropped = (result.dropped ?? []) as string[];
+    const lines = objects.map(
+      item => `${item.kind}/${item.name} in ${item.namespace}: ${item.action}`
     );
-    await service.apply(deployment.name, { dry_run: false });
-    progress('Applied; reading the status…');
-    const status = await service.clusterStatus(deployment.name);
+    const detail = [
+      ...lines,
+      ...dropped.map(field => `dropped by the server: ${field}`)
+    ].join('\n');
+    if (dropped.length) {
+      throw new ApplyDroppedError(
+        `Applied ${deployment.name} to namespace ${result.namespace}, but the server dropped ` +
+          `${dropped.length} field(s) (unknown field?): ${dropped.join(', ')}`,
+        detail
+      );
+    }
     return {
-      text: `Applied ${deployment.name} to namespace ${status.result.namespace}.`,
-      detail: describeStatus(status.result)
+      text: `Applied ${deployment.name} to namespace ${result.namespace}.`,
+      detail
     };
   }
 };
 
 export const ACTIONS: IPanelAction[] = [
   exportAction,
+  executeExportAction,
   manifestsAction,
   serveAction,
   stopAction,

@@ -1,4 +1,4 @@
-import { IManifestPreview } from './models';
+import { IManifestPreview, IRunList } from './models';
 import { DeployRequestError } from './request';
 
 export function el(tag: string, className: string, text?: string): HTMLElement {
@@ -89,6 +89,33 @@ export function manifestView(preview: IManifestPreview): HTMLElement {
     details.appendChild(el('summary', '', file.path));
     details.appendChild(el('pre', 'jp-DeployPanel-manifest', file.text));
     box.appendChild(details);
+  }
+  return box;
+}
+
+/** The retraining runs, newest first: status, outcome, version, parameters and why. */
+export function runsView(list: IRunList): HTMLElement {
+  const box = el('ul', 'jp-DeployPanel-runs');
+  if (!list.runs.length) {
+    box.appendChild(el('li', 'jp-DeployPanel-hint', 'No runs yet.'));
+  }
+  for (const run of list.runs) {
+    const item = el('li', 'jp-DeployPanel-run');
+    item.dataset.runId = String(run.run_id ?? '');
+    item.dataset.status = String(run.status ?? '');
+    const params = Object.entries((run.params ?? {}) as Record<string, unknown>)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' ');
+    const parts = [
+      formatTime(String(run.started ?? '')),
+      String(run.status ?? ''),
+      String(run.outcome ?? ''),
+      run.version ? String(run.version) : '',
+      params,
+      run.reason ? `: ${run.reason}` : ''
+    ];
+    item.textContent = parts.filter(part => part).join(' ');
+    box.appendChild(item);
   }
   return box;
 }

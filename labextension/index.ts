@@ -8,7 +8,6 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Menu } from '@lumino/widgets';
 
-import { ROLES } from './models';
 import { DeployPanel } from './panel';
 import { DeployService } from './service';
 
@@ -16,8 +15,6 @@ namespace CommandIDs {
   export const setRole = 'jupyter-deploy:set-role';
   export const openPanel = 'jupyter-deploy:open-panel';
 }
-
-const TAG_PREFIX = 'deploy:';
 
 const deployIcon = new LabIcon({
   name: 'jupyter-deploy:rocket',
@@ -29,35 +26,24 @@ const deployIcon = new LabIcon({
 });
 
 /**
- * Give a cell one deploy role: replace any `deploy:` tag with `deploy:ROLE` (or `deploy:ROLE:NAME`);
- * an empty role removes it. The server reads the tag; nothing here decides what a role means.
+ * Give a cell one deploy role: the server answers the tags to write (its tag grammar, and which
+ * deployment the cell joins); an empty role removes it. Nothing here decides what a tag looks like.
  */
-function setRoleTag(
+async function setRoleTag(
+  service: DeployService,
+  path: string,
   model: ICellModel,
   role: string,
   name: string | null
-): void {
+): Promise<void> {
   const current = model.getMetadata('tags');
-  const tags = (Array.isArray(current) ? (current as string[]) : []).filter(
-    tag => !tag.startsWith(TAG_PREFIX)
-  );
-  if (role) {
-    tags.push(name ? `${TAG_PREFIX}${role}:${name}` : `${TAG_PREFIX}${role}`);
-  }
-  if (tags.length) {
-    model.setMetadata('tags', tags);
+  const tags = Array.isArray(current) ? (current as string[]) : [];
+  const result = await service.tag({ path, role, tags, name });
+  if (result.tags.length) {
+    model.setMetadata('tags', result.tags);
   } else {
     model.deleteMetadata('tags');
   }
-}
-
-function roleOf(model: ICellModel | undefined): string | null {
-  const tags = model?.getMetadata('tags');
-  if (!Array.isArray(tags)) {
-    return null;
-  }
-  const tag = (tags as string[]).find(tag => tag.startsWith(TAG_PREFIX));
-  return tag ? tag.slice(TAG_PREFIX.length).split(':')[0] : null;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -72,7 +58,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker: INotebookTracker,
     palette: ICommandPalette | null
   ) => {
-    const panel = new DeployPanel(new DeployService(), tracker);
+    const service = new DeployService();
+    const panel = new DeployPanel(service, tracker);
     panel.title.icon = deployIcon;
     app.shell.add(panel, 'right', { rank: 900 });
 
@@ -91,7 +78,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         tracker.currentWidget.content.activeCell.model.type === 'code',
       isToggled: args =>
         !!args.role &&
-        roleOf(tracker.currentWidget?.content.activeCell?.model) === args.role,
+        panel.roleOfCell(
+          tracker.currentWidget?.content.activeCell?.model.id
+        ) === args.role,
       execute: async args => {
         const notebook = tracker.currentWidget;
         const cell = notebook?.content.activeCell;
@@ -100,10 +89,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const role = typeof args.role === 'string' ? args.role : '';
         const name =
-          typeof args.name === 'string' && args.name
-            ? args.name
-            : panel.nameForNewRole();
-        setRoleTag(cell.model, role, name);
+          typeof args.name === 'string' && args.name ? args.name : null;
+        if (notebook.context.model.dirty) {
+          await notebook.context.save(); // the server reads the saved notebook's deployments
+        }
+        try {
+          await setRoleTag(
+            service,
+            notebook.context.path,
+            cell.model,
+            role,
+            name
+          );
+        } catch (error) {
+          panel.showError(error);
+          return;
+        }
         await notebook.context.save();
       }
     });
@@ -111,14 +112,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const submenu = new Menu({ commands: app.commands });
     submenu.title.label = 'Deploy Role';
     submenu.title.icon = deployIcon;
-    for (const role of ROLES) {
-      submenu.addItem({ command: CommandIDs.setRole, args: { role } });
-      palette?.addItem({
-        command: CommandIDs.setRole,
-        args: { role },
-        category: 'Deploy'
-      });
-    }
+    // the roles are the server's (GET /jupyter-deploy/info); without the server extension, none
+    void panel.serverInfo().then(info => {
+      for (const role of info?.roles ?? []) {
+        submenu.insertItem(submenu.items.length - 1, {
+          command: CommandIDs.setRole,
+          args: { role }
+        });
+        palette?.addItem({
+          command: CommandIDs.setRole,
+          args: { role },
+          category: 'Deploy'
+        });
+      }
+    });
     submenu.addItem({ command: CommandIDs.setRole, args: { role: '' } });
     app.contextMenu.addItem({
       type: 'submenu',

@@ -4,16 +4,8 @@
  * Keep the two in step: these interfaces describe, they do not decide.
  */
 
-export const ROLES = [
-  'predict',
-  'load',
-  'preprocess',
-  'postprocess',
-  'example',
-  'reference'
-] as const;
-
-export type Role = (typeof ROLES)[number];
+/** A role name; the server's list (`GET /jupyter-deploy/info` `roles`) is the only one. */
+export type Role = string;
 
 /** One annotated cell (`models.Annotation`). */
 export interface IAnnotation {
@@ -119,6 +111,37 @@ export interface IVersionDiff {
 export interface IExportRequest {
   path: string;
   name?: string | null;
+  /** Run the notebook in a fresh kernel first and export its live objects (CLI: `--execute`). */
+  execute?: boolean;
+}
+
+/** `handlers_panel.TagRequest`: `POST /jupyter-deploy/tag`. */
+export interface ITagRequest {
+  path: string;
+  /** A role from `IServerInfo.roles`, or '' to remove the cell's role. */
+  role: string;
+  tags: string[];
+  name?: string | null;
+}
+
+/** `handlers_panel.TagResult`: the tags the cell should carry. */
+export interface ITagResult {
+  tags: string[];
+  role: string | null;
+  name: string | null;
+}
+
+/** `handlers_panel.DeclaredParameter`. */
+export interface IDeclaredParameter {
+  name: string;
+  type: string | null;
+  default: string;
+}
+
+/** `handlers_panel.ParameterList`: `GET /jupyter-deploy/parameters?path=NB`. */
+export interface IParameterList {
+  path: string;
+  parameters: IDeclaredParameter[];
 }
 
 /** `handlers_actions.ManifestFile`; `path` is relative to the project root (`deploy/NAME/...`). */
@@ -193,6 +216,7 @@ export interface IRetrainJob {
   cell: string | null;
   result: IRetrainResult | null;
   message: string | null;
+  cancelled: boolean;
 }
 
 /** `handlers_actions.RunList`: `GET /jupyter-deploy/runs/NAME`. */
@@ -204,6 +228,7 @@ export interface IRunList {
 /** `handlers_actions.ApplyRequest`: `POST /jupyter-deploy/apply/NAME`. */
 export interface IApplyRequest {
   dry_run: boolean;
+  validate_first?: boolean;
 }
 
 /** `handlers_actions.ClusterResult`: apply and status, as `kube.apply` / `kube.status` return them. */

@@ -8,16 +8,20 @@ import { Widget } from '@lumino/widgets';
 
 import {
   IAnnotation,
+  IDeclaredParameter,
   IDeploymentView,
   IManifestPreview,
   INotebookDeployments,
+  IRetrainJob,
+  IRunList,
   IServerInfo,
   IVersionInfo
 } from './models';
-import { ACTIONS, IPanelAction } from './actions';
+import { ACTIONS, ApplyDroppedError, IPanelAction } from './actions';
 import {
   diffView,
   el,
+  runsView,
   formatTime,
   manifestView,
   messageOf,
@@ -67,14 +71,33 @@ export class DeployPanel extends SidePanel {
     return this._notebook;
   }
 
-  /**
-   * The deployment name a newly set role should carry: the notebook's only deployment (named
-   * explicitly, so the cell stays in it when the notebook is renamed), otherwise none (the cell then
-   * joins the notebook's default deployment).
-   */
-  nameForNewRole(): string | null {
-    const deployments = this._data?.deployments ?? [];
-    return deployments.length === 1 ? deployments[0].name : null;
+  /** The role the server read for the cell in the saved notebook (null: none). */
+  roleOfCell(cellId: string | undefined): string | null {
+    for (const deployment of this._data?.deployments ?? []) {
+      const cell = deployment.cells.find(item => item.cell_id === cellId);
+      if (cell) {
+        return cell.role;
+      }
+    }
+    return null;
+  }
+
+  /** What the server offers (roles, actions); null when the server extension does not answer. */
+  async serverInfo(): Promise<IServerInfo | null> {
+    if (!this._info) {
+      try {
+        this._info = await this.service.info();
+      } catch {
+        return null;
+      }
+    }
+    return this._info;
+  }
+
+  /** Show an error from outside the panel (the context menu's role command). */
+  showError(error: unknown): void {
+    this._error = error;
+    this._render();
   }
 
   /** Fetch the saved notebook's annotations and versions again and redraw. */
@@ -94,8 +117,12 @@ export class DeployPanel extends SidePanel {
         this._info = await this.service.info();
       }
       const data = await this.service.deployments(notebook.context.path);
+      const parameters = this._info.actions.includes('retrain')
+        ? (await this.service.parameters(notebook.context.path)).parameters
+        : [];
       if (request === this._request) {
         this._data = data;
+        this._parameters = parameters;
       }
     } catch (error) {
       if (request === this._request) {
@@ -120,6 +147,8 @@ export class DeployPanel extends SidePanel {
     this._status.clear();
     this._diffs.clear();
     this._manifests.clear();
+    this._runs.clear();
+    this._values.clear();
     if (notebook) {
       notebook.context.saveState.connect(this._onSaveState, this);
       void notebook.context.ready.then(() => this.refresh());
@@ -151,7 +180,19 @@ export class DeployPanel extends SidePanel {
         this._render();
       };
       const outcome = await action.run(
-        { service: this.service, notebook, progress },
+        {
+          service: this.service,
+          notebook,
+          progress,
+          retrainOptions: () => this._retrainOptions(key),
+          onJob: (job: IRetrainJob | null) => {
+            if (job) {
+              this._jobs.set(key, job.id);
+            } else {
+              this._jobs.delete(key);
+            }
+          }
+        },
         deployment
       );
       this._status.set(
@@ -161,10 +202,64 @@ export class DeployPanel extends SidePanel {
           : { kind: 'ok', ...outcome }
       );
     } catch (error) {
-      this._status.set(key, { kind: 'error', text: messageOf(error) });
+      const detail =
+        error instanceof ApplyDroppedError ? error.detail : undefined;
+      this._status.set(key, { kind: 'error', text: messageOf(error), detail });
     }
+    this._jobs.delete(key);
     this._manifests.delete(key);
+    if (this._runs.has(key)) {
+      this._runs.delete(key);
+      void this._toggleRuns(key);
+    }
     await this.refresh();
+  }
+
+  /** The parameters and gate typed in the panel; empty fields keep the notebook's defaults. */
+  private _retrainOptions(name: string): {
+    parameters: Record<string, string>;
+    promote_if: string | null;
+  } {
+    const parameters: Record<string, string> = {};
+    for (const item of this._parameters) {
+      const value = this._values.get(`${name}:${item.name}`)?.trim();
+      if (value) {
+        parameters[item.name] = value;
+      }
+    }
+    const gate = this._values.get(`${name}:promote_if`)?.trim();
+    return { parameters, promote_if: gate || null };
+  }
+
+  private async _cancel(name: string): Promise<void> {
+    const job = this._jobs.get(name);
+    if (!job) {
+      return;
+    }
+    this._status.set(name, { kind: 'busy', text: 'Cancelling the retrain…' });
+    this._render();
+    try {
+      await this.service.cancelRetrain(job);
+    } catch (error) {
+      this._status.set(name, { kind: 'error', text: messageOf(error) });
+      this._render();
+    }
+  }
+
+  private async _toggleRuns(name: string): Promise<void> {
+    if (this._runs.has(name)) {
+      this._runs.delete(name);
+      this._render();
+      return;
+    }
+    this._runs.set(name, 'Loading the runs…');
+    this._render();
+    try {
+      this._runs.set(name, await this.service.runs(name));
+    } catch (error) {
+      this._runs.set(name, messageOf(error));
+    }
+    this._render();
   }
 
   private async _toggleManifests(name: string): Promise<void> {
@@ -304,9 +399,21 @@ export class DeployPanel extends SidePanel {
         status.text
       );
       section.appendChild(line);
+      if (status.kind === 'busy' && this._jobs.has(deployment.name)) {
+        const cancel = el('button', 'jp-Button jp-mod-styled', 'Cancel');
+        cancel.dataset.action = 'cancel-retrain';
+        cancel.addEventListener(
+          'click',
+          () => void this._cancel(deployment.name)
+        );
+        section.appendChild(cancel);
+      }
       if (status.detail) {
         section.appendChild(el('pre', 'jp-DeployPanel-detail', status.detail));
       }
+    }
+    if (this._info?.actions.includes('retrain')) {
+      section.appendChild(this._renderRetrain(deployment.name));
     }
     if (
       this._info?.actions.includes('manifests') &&
@@ -332,6 +439,66 @@ export class DeployPanel extends SidePanel {
     }
     section.appendChild(versions);
     return section;
+  }
+
+  /** The retraining form (the notebook's declared parameters, the gate) and the runs list. */
+  private _renderRetrain(name: string): HTMLElement {
+    const box = el('details', 'jp-DeployPanel-retrain');
+    (box as HTMLDetailsElement).open = this._retrainOpen.has(name);
+    box.addEventListener('toggle', () => {
+      if ((box as HTMLDetailsElement).open) {
+        this._retrainOpen.add(name);
+      } else {
+        this._retrainOpen.delete(name);
+      }
+    });
+    box.appendChild(el('summary', '', 'retrain options'));
+    const field = (key: string, label: string, placeholder: string) => {
+      const row = el('label', 'jp-DeployPanel-field');
+      row.appendChild(el('span', '', label));
+      const input = document.createElement('input');
+      input.className = 'jp-mod-styled';
+      input.dataset.field = key;
+      input.placeholder = placeholder;
+      input.value = this._values.get(`${name}:${key}`) ?? '';
+      input.addEventListener('input', () =>
+        this._values.set(`${name}:${key}`, input.value)
+      );
+      row.appendChild(input);
+      return row;
+    };
+    if (!this._parameters.length) {
+      box.appendChild(
+        el(
+          'p',
+          'jp-DeployPanel-hint',
+          'No cell tagged "parameters": retraining re-runs the notebook as it is.'
+        )
+      );
+    }
+    for (const item of this._parameters) {
+      box.appendChild(
+        field(item.name, `${item.name}${typeOf(item)}`, item.default)
+      );
+    }
+    box.appendChild(
+      field('promote_if', 'promote if', 'e.g. accuracy >= current')
+    );
+    const runs = this._runs.get(name);
+    const button = el(
+      'button',
+      'jp-DeployPanel-link',
+      runs === undefined ? '▸ runs' : '▾ runs'
+    );
+    button.dataset.toggle = 'runs';
+    button.addEventListener('click', () => void this._toggleRuns(name));
+    box.appendChild(button);
+    if (typeof runs === 'string') {
+      box.appendChild(el('p', 'jp-DeployPanel-hint', runs));
+    } else if (runs) {
+      box.appendChild(runsView(runs));
+    }
+    return box;
   }
 
   private _renderManifests(name: string): HTMLElement {
@@ -419,4 +586,15 @@ export class DeployPanel extends SidePanel {
   private _status = new Map<string, Status>();
   private _diffs = new Map<string, string>();
   private _manifests = new Map<string, IManifestPreview | string>();
+  private _parameters: IDeclaredParameter[] = [];
+  /** Typed values, `NAME:FIELD` -> text, kept across redraws. */
+  private _values = new Map<string, string>();
+  private _retrainOpen = new Set<string>();
+  private _runs = new Map<string, IRunList | string>();
+  /** deployment -> its running retraining job's id */
+  private _jobs = new Map<string, string>();
+}
+
+function typeOf(item: IDeclaredParameter): string {
+  return item.type ? ` (${item.type})` : '';
 }

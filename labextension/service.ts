@@ -4,6 +4,7 @@ import {
   IExportRequest,
   IExportResult,
   IManifestPreview,
+  IParameterList,
   IManifestsWritten,
   INotebookDeployments,
   IRetrainJob,
@@ -11,6 +12,8 @@ import {
   IRunList,
   IServeStatus,
   IServerInfo,
+  ITagRequest,
+  ITagResult,
   IVersionDiff,
   IVersionList
 } from './models';
@@ -86,6 +89,23 @@ export class DeployService {
   /** Start a retraining job; poll it with `retrainJob`. */
   retrain(request: IRetrainRequest): Promise<IRetrainJob> {
     return requestAPI<IRetrainJob>('retrain', post(request));
+  }
+
+  /** Cancel a running retraining job; answers once it has stopped. */
+  cancelRetrain(id: string): Promise<IRetrainJob> {
+    return requestAPI<IRetrainJob>(`retrain/${encodeURIComponent(id)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  /** The parameters the notebook declares (what retraining accepts). */
+  parameters(path: string): Promise<IParameterList> {
+    return requestAPI<IParameterList>('parameters', {}, { path });
+  }
+
+  /** The tags a cell should carry to take `role` (the server owns the tag grammar). */
+  tag(request: ITagRequest): Promise<ITagResult> {
+    return requestAPI<ITagResult>('tag', post(request));
   }
 
   retrainJob(id: string): Promise<IRetrainJob> {
