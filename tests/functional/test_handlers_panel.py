@@ -99,3 +99,32 @@ async def test_a_running_retrain_is_cancelled_and_its_run_ends_failed(jp_fetch, 
 
     code, again = await fetch_error(jp_fetch, "jupyter-deploy", "retrain", job["id"], method="DELETE")
     assert code == 409 and "nothing to cancel" in again["message"]
+
+
+@pytest.mark.k8s
+async def test_apply_is_the_cli_function_in_one_call_with_the_dropped_fields(
+    jp_fetch, project, jp_serverapp, kubeconfig
+):
+    import yaml
+
+    from jupyter_deploy import kube
+
+    [app] = jp_serverapp.extension_manager.extension_apps["jupyter_deploy"]
+    app.kubeconfig = str(kubeconfig)
+    await call(jp_fetch, "POST", "export", body={"path": "doubler.ipynb"})
+    await call(jp_fetch, "POST", "manifests", "doubler")
+    path = project / "deploy/doubler/base/inferenceservice.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["spec"]["predictor"]["minReplica"] = 2  # a typo: our validator and the cluster both know it
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    try:
+        code, error = await fetch_error(jp_fetch, "jupyter-deploy", "apply", "doubler", method="POST", body="{}")
+        assert (code, error["error"]) == (400, "ValidationError")
+        assert "minReplica" in error["message"]
+
+        _, applied = await call(jp_fetch, "POST", "apply", "doubler", body={"validate_first": False})
+        result = applied["result"]
+        assert [item["action"] for item in result["objects"]] == ["created"]
+        assert result["dropped"] == ["InferenceService/doubler: spec.predictor.minReplica"]
+    finally:
+        kube.delete(project, "doubler", kubeconfig=kubeconfig)
