@@ -48,7 +48,7 @@ async def export(jp_fetch, path: str = "doubler.ipynb", name: str | None = "doub
 async def test_info_lists_roles_and_available_actions(jp_fetch):
     response = await jp_fetch("jupyter-deploy", "info")
     info = json.loads(response.body)
-    assert info["roles"] == ["predict", "load", "preprocess", "postprocess", "example"]
+    assert info["roles"] == ["predict", "load", "preprocess", "postprocess", "example", "reference"]
     assert "export" in info["actions"]
     assert {"manifests", "serve", "retrain", "apply"} <= set(info["actions"])
 
