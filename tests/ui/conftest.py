@@ -161,3 +161,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call" and report.failed:
         item.failed = True  # type: ignore[attr-defined]
     return report
+
+
+@pytest.fixture
+def lab_with_cluster(tmp_path: Path, kubeconfig: Path) -> Iterator[Lab]:
+    """JupyterLab whose jupyter-deploy applies to the real API server of the ``kubeconfig`` fixture."""
+    with running_lab(tmp_path, f"--JupyterDeployApp.kubeconfig={kubeconfig}") as running:
+        yield running

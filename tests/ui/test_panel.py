@@ -177,3 +177,42 @@ def test_panel_runs_and_exports_then_retrains_with_parameters_and_lists_runs(lab
     expect(run).to_contain_text("promoted")
     expect(run).to_contain_text("scale=3.0")
     page.screenshot(path=str(screenshots / "panel-retrained.png"))
+
+
+@pytest.mark.kernel
+@pytest.mark.k8s
+def test_panel_applies_in_one_call_and_cancels_a_running_retrain(lab_with_cluster, page: Page, kubeconfig):
+    from jupyter_deploy import kube
+
+    lab = lab_with_cluster
+    notebook = json.loads((lab.root / "doubler.ipynb").read_text())
+    slow = {"cell_type": "code", "id": "slow", "metadata": {}, "execution_count": None, "outputs": []}
+    notebook["cells"].append({**slow, "source": "import time\ntime.sleep(600)"})
+    (lab.root / "doubler.ipynb").write_text(json.dumps(notebook))
+    open_notebook_and_panel(page, lab)
+    section = page.locator(f'{PANEL} [data-deployment="doubler"]')
+    status = section.locator(".jp-DeployPanel-status")
+    section.locator('button[data-action="export"]').click()
+    expect(status).to_contain_text("Created doubler v1", timeout=120_000)
+    section.locator('button[data-action="manifests"]').click()
+    expect(status).to_contain_text("the manifests of doubler v1")
+
+    try:
+        section.locator('button[data-action="apply"]').click()
+        expect(status).to_contain_text("Applied doubler to namespace default.", timeout=60_000)
+        expect(section.locator(".jp-DeployPanel-detail")).to_contain_text(
+            "InferenceService/doubler in default: created"
+        )
+    finally:
+        kube.delete(lab.root, "doubler", kubeconfig=kubeconfig)
+
+    section.locator('button[data-action="retrain"]').click()
+    expect(status).to_contain_text("import time", timeout=120_000)
+    section.locator('button[data-action="cancel-retrain"]').click()
+    expect(status).to_contain_text("Retraining failed: cancelled from the side panel", timeout=60_000)
+    section.locator(".jp-DeployPanel-retrain summary").click()
+    section.locator('button[data-toggle="runs"]').click()
+    run = section.locator(".jp-DeployPanel-run")
+    expect(run).to_have_count(1)
+    expect(run).to_contain_text("FAILED")
+    expect(run).to_contain_text("cancelled from the side panel")
