@@ -230,6 +230,28 @@ const applyAction: IPanelAction = {
   }
 };
 
+/** What the cluster says about the InferenceService (`kube.status`, as `jupyter-deploy status`). */
+const statusAction: IPanelAction = {
+  id: 'status',
+  requires: 'apply',
+  label: 'Status',
+  busyLabel: 'Reading the status from the cluster…',
+  async run({ service }, deployment) {
+    const { result } = await service.clusterStatus(deployment.name);
+    const conditions = (result.conditions ?? []) as Record<string, unknown>[];
+    return {
+      text: `${deployment.name} in ${result.namespace}: ${result.ready ? 'ready' : 'not ready'}`,
+      detail: [
+        `url: ${result.url ?? 'none yet'}`,
+        ...conditions.map(
+          item =>
+            `${item.type}: ${item.status}${item.message ? ` (${item.message})` : ''}`
+        )
+      ].join('\n')
+    };
+  }
+};
+
 export const ACTIONS: IPanelAction[] = [
   exportAction,
   executeExportAction,
@@ -237,5 +259,6 @@ export const ACTIONS: IPanelAction[] = [
   serveAction,
   stopAction,
   retrainAction,
-  applyAction
+  applyAction,
+  statusAction
 ];

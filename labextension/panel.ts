@@ -117,9 +117,16 @@ export class DeployPanel extends SidePanel {
         this._info = await this.service.info();
       }
       const data = await this.service.deployments(notebook.context.path);
-      const parameters = this._info.actions.includes('retrain')
-        ? (await this.service.parameters(notebook.context.path)).parameters
-        : [];
+      // a parameters cell the server cannot read must not hide the deployments: say it in the form
+      let parameters: IDeclaredParameter[] | string = [];
+      if (this._info.actions.includes('retrain')) {
+        try {
+          parameters = (await this.service.parameters(notebook.context.path))
+            .parameters;
+        } catch (error) {
+          parameters = messageOf(error);
+        }
+      }
       if (request === this._request) {
         this._data = data;
         this._parameters = parameters;
@@ -221,7 +228,7 @@ export class DeployPanel extends SidePanel {
     promote_if: string | null;
   } {
     const parameters: Record<string, string> = {};
-    for (const item of this._parameters) {
+    for (const item of this._declared()) {
       const value = this._values.get(`${name}:${item.name}`)?.trim();
       if (value) {
         parameters[item.name] = value;
@@ -229,6 +236,10 @@ export class DeployPanel extends SidePanel {
     }
     const gate = this._values.get(`${name}:promote_if`)?.trim();
     return { parameters, promote_if: gate || null };
+  }
+
+  private _declared(): IDeclaredParameter[] {
+    return typeof this._parameters === 'string' ? [] : this._parameters;
   }
 
   private async _cancel(name: string): Promise<void> {
@@ -467,7 +478,9 @@ export class DeployPanel extends SidePanel {
       row.appendChild(input);
       return row;
     };
-    if (!this._parameters.length) {
+    if (typeof this._parameters === 'string') {
+      box.appendChild(el('p', 'jp-DeployPanel-error', this._parameters));
+    } else if (!this._parameters.length) {
       box.appendChild(
         el(
           'p',
@@ -476,7 +489,7 @@ export class DeployPanel extends SidePanel {
         )
       );
     }
-    for (const item of this._parameters) {
+    for (const item of this._declared()) {
       box.appendChild(
         field(item.name, `${item.name}${typeOf(item)}`, item.default)
       );
@@ -586,7 +599,8 @@ export class DeployPanel extends SidePanel {
   private _status = new Map<string, Status>();
   private _diffs = new Map<string, string>();
   private _manifests = new Map<string, IManifestPreview | string>();
-  private _parameters: IDeclaredParameter[] = [];
+  /** The notebook's declared parameters, or why the server could not read them. */
+  private _parameters: IDeclaredParameter[] | string = [];
   /** Typed values, `NAME:FIELD` -> text, kept across redraws. */
   private _values = new Map<string, string>();
   private _retrainOpen = new Set<string>();

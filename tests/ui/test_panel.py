@@ -203,6 +203,8 @@ def test_panel_applies_in_one_call_and_cancels_a_running_retrain(lab_with_cluste
         expect(section.locator(".jp-DeployPanel-detail")).to_contain_text(
             "InferenceService/doubler in default: created"
         )
+        section.locator('button[data-action="status"]').click()  # no KServe controller runs: never ready
+        expect(status).to_contain_text("doubler in default: not ready", timeout=60_000)
     finally:
         kube.delete(lab.root, "doubler", kubeconfig=kubeconfig)
 
