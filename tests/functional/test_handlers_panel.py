@@ -128,3 +128,28 @@ async def test_apply_is_the_cli_function_in_one_call_with_the_dropped_fields(
         assert result["dropped"] == ["InferenceService/doubler: spec.predictor.minReplica"]
     finally:
         kube.delete(project, "doubler", kubeconfig=kubeconfig)
+
+
+@pytest.mark.parametrize(
+    ("method", "parts", "body"),
+    [
+        ("POST", ("tag",), json.dumps({"path": "doubler.ipynb", "role": "predict"})),
+        ("GET", ("parameters",), None),
+        ("DELETE", ("retrain", "abc123"), None),
+    ],
+)
+async def test_the_panel_routes_need_a_token(jp_fetch, project, method, parts, body):
+    code, _ = await fetch_error(
+        jp_fetch, "jupyter-deploy", *parts, method=method, body=body, headers={"Authorization": ""}
+    )
+    assert code == 403
+
+
+async def test_tag_and_parameters_refuse_paths_outside_the_root(jp_fetch, project):
+    body = json.dumps({"path": "../outside.ipynb", "role": "predict"})
+    code, _ = await fetch_error(jp_fetch, "jupyter-deploy", "tag", method="POST", body=body)
+    assert code == 403
+    code, _ = await fetch_error(jp_fetch, "jupyter-deploy", "parameters", params={"path": "/etc/passwd"})
+    assert code == 403
+    code, error = await fetch_error(jp_fetch, "jupyter-deploy", "retrain", "abc123", method="DELETE")
+    assert code == 404 and "abc123" in error["message"]
