@@ -126,12 +126,14 @@ def wait_for_running_run(root: Path, process: subprocess.Popen[bytes], count: in
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        if (root / "mlflow.db").is_file():
-            with contextlib.suppress(Exception):  # the schema may still be being created
-                runs = MlflowStore(root).runs("tiny")
-                if len(runs) == count and runs[0]["status"] == "RUNNING":
-                    time.sleep(2)  # into the notebook: the kernel runs the sleeping cell
-                    return runs[0]
+        # the run's directory is made once its run exists: opening the store before then would race the
+        # process creating its schema
+        run_dirs = list((root / ".jupyter-deploy" / "retrain" / "tiny").glob("*"))
+        if len(run_dirs) == count:
+            runs = MlflowStore(root).runs("tiny")
+            assert len(runs) == count and runs[0]["status"] == "RUNNING", runs
+            time.sleep(2)  # into the notebook: the kernel runs the sleeping cell
+            return runs[0]
         time.sleep(0.5)
     raise AssertionError("the retrain process never started its run")
 
