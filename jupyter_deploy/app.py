@@ -8,6 +8,7 @@ Enabled by ``jupyter-config/server-config/jupyter_deploy.json`` (installed with 
 from __future__ import annotations
 
 import asyncio
+import collections
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ class JupyterDeployApp(ExtensionApp):
     def initialize_settings(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="jupyter-deploy")
         self.servers: dict[str, Any] = {}  # deployment -> serve.LocalServer started from the side panel
+        # one start or stop at a time per deployment: two starts at once must not leave a server untracked
+        self.serve_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self.retrain_jobs = RetrainJobs()
         self.log.info("jupyter-deploy %s: project root %s", __version__, self.root)
 

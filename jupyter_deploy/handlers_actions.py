@@ -159,20 +159,22 @@ class ServeHandler(ActionHandler):
         from .serve import DEFAULT_HOST, start_server
 
         self.deployment(name)
-        previous = self.app.servers.pop(name, None)
-        if previous is not None:
-            await self.run_blocking(previous.stop)
-        server = await self.run_blocking(start_server, self.root, name, host=DEFAULT_HOST, port=0)
-        self.app.servers[name] = server
+        async with self.app.serve_locks[name]:
+            previous = self.app.servers.pop(name, None)
+            if previous is not None:
+                await self.run_blocking(previous.stop)
+            server = await self.run_blocking(start_server, self.root, name, host=DEFAULT_HOST, port=0)
+            self.app.servers[name] = server
         self.reply(serve_status(name, server), status=201)
 
     @tornado.web.authenticated
     async def delete(self, name: str) -> None:
         self.deployment(name)
-        server = self.app.servers.pop(name, None)
-        if server is None:
-            raise NotFoundError(f"no server for {name!r} was started from this Jupyter server")
-        await self.run_blocking(server.stop)
+        async with self.app.serve_locks[name]:
+            server = self.app.servers.pop(name, None)
+            if server is None:
+                raise NotFoundError(f"no server for {name!r} was started from this Jupyter server")
+            await self.run_blocking(server.stop)
         self.reply(serve_status(name, None))
 
 

@@ -206,3 +206,19 @@ async def test_retrain_job_reports_progress_then_the_outcome_and_lists_its_run(j
     _, runs = await call(jp_fetch, "GET", "runs", "tiny")
     [run] = runs["runs"]
     assert run["run_id"] == job["result"]["run_id"]
+
+
+async def test_two_simultaneous_starts_leave_no_server_behind(jp_fetch, project, jp_serverapp):
+    """Two POSTs at once: one start after the other (the later replaces the earlier), and DELETE stops all."""
+    await export(jp_fetch)
+    (code_a, first), (code_b, second) = await asyncio.gather(
+        call(jp_fetch, "POST", "serve", "doubler"), call(jp_fetch, "POST", "serve", "doubler")
+    )
+    assert (code_a, code_b) == (201, 201)
+    servers = extension(jp_serverapp).servers
+    assert servers["doubler"].base_url in (first["url"], second["url"])
+    _, stopped = await call(jp_fetch, "DELETE", "serve", "doubler")
+    assert stopped["running"] is False and "doubler" not in servers
+    for started in (first, second):
+        with pytest.raises(OSError):
+            await asyncio.to_thread(urllib.request.urlopen, started["url"] + "/v2/health/live", timeout=5)
