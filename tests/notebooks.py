@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +37,39 @@ STATIC_CELLS = (
     "%%deploy example --name lin\nexample_input = np.array([[1.0, 2.0], [3.0, 4.0]])",
     "%%deploy predict --name lin\ndef predict(x):\n    return helper(np.asarray(x))\n\n\npredict(example_input)",
 )
+
+
+CLI = [str(Path(sys.executable).parent / "jupyter-deploy")]
+
+
+def export(
+    project: Path, *cells: str, options: tuple[str, ...] = (), timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``jupyter-deploy export m.ipynb --execute --json`` on a notebook made of ``cells`` (a real kernel)."""
+    make_notebook(project / "m.ipynb", *cells)
+    return subprocess.run(
+        [*CLI, "export", "m.ipynb", "--execute", "--json", *options],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def exported(project: Path, *cells: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The new version's info, after asserting the export succeeded and its parity check passed."""
+    done = export(project, *cells, options=options)
+    assert done.returncode == 0, done.stdout + done.stderr
+    info: dict[str, Any] = json.loads(done.stdout)["info"]
+    assert info["parity"]["status"] == "passed", info["parity"]
+    return info
+
+
+def expected(project: Path) -> Any:
+    """What the notebook itself wrote to expected.json: the independent oracle."""
+    return json.loads((project / "expected.json").read_text())
+
+
+def version(project: Path) -> Path:
+    return project / "deployments" / "m" / "v1"

@@ -7,18 +7,13 @@ pandas DataFrames as ``example_input`` and as requests. Each notebook writes wha
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from notebooks import make_notebook
-
-CLI = [str(Path(sys.executable).parent / "jupyter-deploy")]
+from notebooks import expected, export, exported, version
 
 SKLEARN_IMPORTS = (
     "import json\n\nimport numpy as np\nimport pandas as pd\nfrom sklearn.compose import ColumnTransformer\n"
@@ -55,34 +50,6 @@ JSONABLE = (
     "def jsonable(value):\n"
     "    return value.to_dict(orient='records') if isinstance(value, pd.DataFrame) else np.asarray(value).tolist()"
 )
-
-
-def export(project: Path, *cells: str, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    make_notebook(project / "m.ipynb", *cells)
-    return subprocess.run(
-        [*CLI, "export", "m.ipynb", "--execute", "--json", *options],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def exported(project: Path, *cells: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
-    done = export(project, *cells, options=options)
-    assert done.returncode == 0, done.stdout + done.stderr
-    info: dict[str, Any] = json.loads(done.stdout)["info"]
-    assert info["parity"]["status"] == "passed", info["parity"]
-    return info
-
-
-def expected(project: Path) -> Any:
-    return json.loads((project / "expected.json").read_text())
-
-
-def version(project: Path) -> Path:
-    return project / "deployments" / "m" / "v1"
 
 
 def close(actual: Any, wanted: Any) -> bool:

@@ -6,17 +6,12 @@ parity check and the served answers are compared against.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from notebooks import make_notebook
-
-CLI = [str(Path(sys.executable).parent / "jupyter-deploy")]
+from notebooks import expected, export, exported, version
 
 IMPORTS = "import json\nimport numpy as np\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)"
 # the notebook's own answer on example_input, written where the test can read it
@@ -41,34 +36,6 @@ GATE_CLASS = '''class Gate(nn.Module):
         for _ in range(int(h.abs().sum().item()) % 3):
             h = h * 0.5
         return self.out(h) * self.scale'''
-
-
-def export(project: Path, *cells: str, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    make_notebook(project / "m.ipynb", *cells)
-    return subprocess.run(
-        [*CLI, "export", "m.ipynb", "--execute", "--json", *options],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def exported(project: Path, *cells: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
-    done = export(project, *cells, options=options)
-    assert done.returncode == 0, done.stdout + done.stderr
-    info: dict[str, Any] = json.loads(done.stdout)["info"]
-    assert info["parity"]["status"] == "passed", info["parity"]
-    return info
-
-
-def expected(project: Path) -> Any:
-    return json.loads((project / "expected.json").read_text())
-
-
-def version(project: Path) -> Path:
-    return project / "deployments" / "m" / "v1"
 
 
 SCORER_CLASS = """class Scorer(nn.Module):
