@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..exceptions import CaptureError
 from .base import CaptureContext, Saved, loaded, type_name
 
 CLASSES = ("Booster", "LGBMClassifier", "LGBMRegressor", "LGBMRanker")
@@ -52,12 +51,12 @@ def classes_literal(classes: list[Any]) -> str:
 
 
 def _refuse(name: str, value: Any, context: CaptureContext, reason: str) -> Saved:
-    if context.allow_pickle:
-        from . import pickled
+    from .pickled import or_refuse
 
-        return pickled.save(name, value, context)
-    raise CaptureError(
+    return or_refuse(
+        name,
+        value,
+        context,
         f"{name!r} cannot be saved as LightGBM model text: {reason}. Build it in a 'load' cell "
         "(%%deploy load) from a saved model file, or pass --allow-pickle",
-        name,
     )

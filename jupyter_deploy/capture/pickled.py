@@ -41,6 +41,14 @@ def save(name: str, value: Any, context: CaptureContext) -> Saved:
     )
 
 
+def or_refuse(name: str, value: Any, context: CaptureContext, message: str) -> Saved:
+    """The one fallback every kind shares: pickle when the user passed --allow-pickle, else refuse with
+    ``message`` (which says what to do instead)."""
+    if context.allow_pickle:
+        return save(name, value, context)
+    raise CaptureError(message, name)
+
+
 def _globals(data: bytes) -> set[tuple[str, str]]:
     found = set()
     for opcode, argument, _ in pickletools.genops(data):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..exceptions import CaptureError
 from .base import CaptureContext, Saved, type_name
 
 KINDS = ("transformers", "torch_module", "xgboost", "lightgbm", "sklearn", "dataframe", "arrays", "plain")
@@ -36,13 +35,13 @@ def capture(name: str, value: Any, context: CaptureContext) -> Saved:
         if module.accepts(value):
             saved: Saved = module.save(name, value, context)
             return saved
-    if context.allow_pickle:
-        from . import pickled
+    from .pickled import or_refuse
 
-        return pickled.save(name, value, context)
-    raise CaptureError(
+    return or_refuse(
+        name,
+        value,
+        context,
         f"{name!r} is a {type_name(value)}, which jupyter-deploy cannot save without pickle (it saves "
         f"{supported_kinds()}). Build it in a 'load' cell (%%deploy load) so the server creates it at "
         "start-up, or pass --allow-pickle if you trust whoever will load this version",
-        name,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import CaptureError
 from .base import CaptureContext, Saved, loaded
 
 TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "builtins", "collections")
@@ -83,13 +82,13 @@ def _is_class(module: str, qualname: str) -> bool:
 
 
 def _refuse(name: str, value: Any, context: CaptureContext, reason: str) -> Saved:
-    if context.allow_pickle:
-        from . import pickled
+    from .pickled import or_refuse
 
-        return pickled.save(name, value, context)
-    raise CaptureError(
+    return or_refuse(
+        name,
+        value,
+        context,
         f"{name!r} ({type(value).__name__}) cannot be saved with skops: {reason}. Define those in the notebook "
         f"(a named function or class in a cell), build {name} in a 'load' cell (%%deploy load), or pass "
         "--allow-pickle if you trust whoever will load this version",
-        name,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import CaptureError
 from .base import CaptureContext, Saved, loaded, type_name
 
 CLASSES = ("Booster", "XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor")
@@ -41,12 +40,12 @@ def save(name: str, value: Any, context: CaptureContext) -> Saved:
 
 
 def _refuse(name: str, value: Any, context: CaptureContext, reason: str) -> Saved:
-    if context.allow_pickle:
-        from . import pickled
+    from .pickled import or_refuse
 
-        return pickled.save(name, value, context)
-    raise CaptureError(
+    return or_refuse(
+        name,
+        value,
+        context,
         f"{name!r} cannot be saved in XGBoost's format: {reason}. Build it in a 'load' cell (%%deploy load) "
         "from a saved model file, or pass --allow-pickle",
-        name,
     )
