@@ -136,7 +136,7 @@ def main() -> int:
         )
         cli_wall = time.perf_counter() - started
 
-        from jupyter_deploy.serve import start_server
+        from jupyter_deploy.serving.local import start_server
 
         server = start_server(root, "quickstart", port=0)
         try:

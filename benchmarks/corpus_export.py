@@ -32,7 +32,7 @@ def run_notebook(notebook: Path, workdir: Path) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    from jupyter_deploy.execute import KERNEL_NAME, kernel_name
+    from jupyter_deploy.versions.execute import KERNEL_NAME, kernel_name
 
     node = nbformat.read(notebook, as_version=4)
     kernel = kernel_name()

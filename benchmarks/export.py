@@ -71,10 +71,10 @@ def make_notebook(path: Path, cells: int = 500) -> None:
 
 
 def export_pipeline(path: Path) -> str:
-    from jupyter_deploy.closure import build_closure
-    from jupyter_deploy.extract import find_deployments, select_deployment
-    from jupyter_deploy.notebook import read_notebook
-    from jupyter_deploy.predictor import render_predictor
+    from jupyter_deploy.notebook.annotations import find_deployments, select_deployment
+    from jupyter_deploy.notebook.closure import build_closure
+    from jupyter_deploy.notebook.read import read_notebook
+    from jupyter_deploy.versions.predictor import render_predictor
 
     source = read_notebook(path)
     deployment = select_deployment(find_deployments(source, "bench"), "bench", str(path))

@@ -135,8 +135,8 @@ def main() -> int:
 
     import httpx
 
-    from jupyter_deploy.execute import execute_and_export
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
+    from jupyter_deploy.versions.execute import execute_and_export
 
     with tempfile.TemporaryDirectory(prefix="jd-generate-") as folder:
         work = Path(folder)

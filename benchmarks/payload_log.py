@@ -69,9 +69,9 @@ def main() -> None:
     parser.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
     args = parser.parse_args()
 
-    from jupyter_deploy.export import export_notebook
     from jupyter_deploy.monitor.payloads import log_options, read_payloads
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
+    from jupyter_deploy.versions.export import export_notebook
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

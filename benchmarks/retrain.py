@@ -75,7 +75,7 @@ def main() -> int:
     parser.add_argument("--extra", type=int, default=50, help="extra trivial cells for the per-cell figure")
     args = parser.parse_args()
 
-    from jupyter_deploy.retrain import retrain
+    from jupyter_deploy.retrain.run import retrain
 
     with tempfile.TemporaryDirectory(prefix="jd-bench-retrain-") as temp:
         root = Path(temp)

@@ -297,8 +297,8 @@ def main() -> int:
     seconds = 3.0 if args.quick else 6.0
     budget = {1: 200 if args.quick else 500, 32: 800 if args.quick else 3000}
 
-    from jupyter_deploy.export import export_notebook
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
+    from jupyter_deploy.versions.export import export_notebook
 
     results: dict[tuple[str, int, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="jd-bench-serve-") as temp:

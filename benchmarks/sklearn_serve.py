@@ -147,7 +147,7 @@ def main() -> int:
     requests = 300 if args.quick else 2000
     records = rows(256)
 
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     with tempfile.TemporaryDirectory(prefix="jd-bench-sklearn-") as temp:
         work = Path(temp)

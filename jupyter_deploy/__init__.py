@@ -15,15 +15,15 @@ DISTRIBUTION = "jupyter-deploy-kserve"
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_deploy``: registers ``%%deploy`` / ``%deploy``."""
-    from .magics import register
+    from .jupyter.magics import register
 
     register(ipython)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from .app import JupyterDeployApp
+    from .jupyter.server.app import JupyterDeployApp
 
-    return [{"module": "jupyter_deploy.app", "app": JupyterDeployApp}]
+    return [{"module": "jupyter_deploy.jupyter.server.app", "app": JupyterDeployApp}]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -3,7 +3,7 @@
 - ``make_version``: a hand-built ``deployments/NAME/vN/`` (version.json from ``VersionInfo``, a dummy
   predictor.py and requirements.txt), so these tests do not depend on the export pipeline.
 - ``isvc_oracle``: KServe v0.20.0's InferenceService schema with unknown fields rejected, built here
-  independently of ``jupyter_deploy.validate`` (an oracle should not share code with what it checks).
+  independently of ``jupyter_deploy.cluster.validate`` (an oracle should not share code with what it checks).
 - ``kubeconfig``: a real kube-apiserver with KServe's CRDs. ``JD_KUBECONFIG`` names one that is already
   running; otherwise ``../shared/k8s/start-apiserver.sh`` starts one in a temporary directory and it is
   stopped by PID at the end. If neither works the k8s tests FAIL (CI always provides the server).
@@ -35,7 +35,7 @@ ISVC_CRD = "serving.kserve.io_inferenceservices.yaml"
 def make_version(tmp_path: Path) -> Callable[..., Path]:
     """``make_version(name="churn", version="v1", options=None, requirements=None, root=tmp_path,
     artifacts=[PATH, ...])``: ``artifacts`` are copied into ``artifacts/`` (see ``model_artifact``)."""
-    from jupyter_deploy.models import VersionInfo
+    from jupyter_deploy.records import VersionInfo
 
     def make(
         name: str = "churn",
@@ -103,8 +103,8 @@ def isvc_oracle() -> Callable[[dict[str, Any]], list[str]]:
 def _install_crds(kubeconfig: Path) -> None:
     import yaml
 
+    from jupyter_deploy.cluster.kube import Cluster
     from jupyter_deploy.exceptions import ValidationError
-    from jupyter_deploy.kube import Cluster
 
     cluster = Cluster(kubeconfig)
     crd_file = KSERVE_SCHEMAS / ISVC_CRD

@@ -17,7 +17,7 @@ SERVE_NOTEBOOKS = ("serve_scale.ipynb", "serve_slow.ipynb", "serve_torch.ipynb")
 def serve_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project root with deployments scale (numpy), slow (200 ms sync predict) and tiny (torch), statically
     exported (no kernel) from the notebooks under tests/data/."""
-    from jupyter_deploy.export import export_notebook
+    from jupyter_deploy.versions.export import export_notebook
 
     root = tmp_path_factory.mktemp("serve-project")
     for notebook in SERVE_NOTEBOOKS:
@@ -28,7 +28,7 @@ def serve_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def start_server(serve_root: Path) -> Iterator[Callable[..., Any]]:
     """``start_server("scale", max_batch_size=8, ...)`` -> a ready ``LocalServer``, stopped after the test."""
-    from jupyter_deploy.serve import start_server as start
+    from jupyter_deploy.serving.local import start_server as start
 
     started: list[Any] = []
 
@@ -46,7 +46,7 @@ def start_server(serve_root: Path) -> Iterator[Callable[..., Any]]:
 @pytest.fixture(scope="module")
 def scale_server(serve_root: Path) -> Iterator[Any]:
     """The numpy ``scale`` deployment served unbatched, shared by a module's tests."""
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     server = start_server(serve_root, "scale", port=0)
     yield server

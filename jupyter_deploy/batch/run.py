@@ -53,7 +53,7 @@ def sidecar_dir(output: Path) -> Path:
 
 def predict_file(request: BatchRequest) -> dict[str, Any]:
     """Run the whole input through the version and write the output; returns a summary (``--json``)."""
-    from ..versions import resolve
+    from ..versions.store import resolve
 
     started = time.perf_counter()
     if request.batch_size < 1:
@@ -118,7 +118,7 @@ def _require_tables() -> None:
 
 
 def _predictor_class(version_dir: Path, label: str) -> Any:
-    from ..batchcheck import load_predictor_class
+    from ..versions.batchcheck import load_predictor_class
 
     argv = sys.argv
     sys.argv = argv[:1]  # kserve parses sys.argv when imported: our own options are not its business

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from ..exceptions import CaptureError
-from ..models import Deployment
+from ..records import Deployment
 
 FILES_DIR = "files"
 

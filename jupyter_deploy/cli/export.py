@@ -61,14 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..widgets import summary
+    from ..jupyter.widgets import summary
 
     if args.reference and not args.execute:
         from ..exceptions import MonitorError
 
         raise MonitorError(f"--reference {args.reference} is a variable of the running notebook: add --execute")
     if args.execute:
-        from ..execute import execute_and_export
+        from ..versions.execute import execute_and_export
 
         result = execute_and_export(
             args.notebook,
@@ -81,7 +81,7 @@ def run_export(args: argparse.Namespace) -> int:
             reference=args.reference,
         )
     else:
-        from ..export import export_notebook
+        from ..versions.export import export_notebook
 
         result = export_notebook(
             args.notebook,
@@ -96,14 +96,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_versions(args: argparse.Namespace) -> int:
-    from .. import versions
     from ..exceptions import NotFoundError
-    from ..kernel import format_versions
+    from ..jupyter.kernel_commands import format_versions
+    from ..versions import store
 
-    infos = versions.list_versions(args.root, args.name)
+    infos = store.list_versions(args.root, args.name)
     if not infos:
-        raise NotFoundError(f"deployment {args.name!r} has no versions under {versions.deployments_dir(args.root)}")
-    current = versions.current_version(args.root, args.name)
+        raise NotFoundError(f"deployment {args.name!r} has no versions under {store.deployments_dir(args.root)}")
+    current = store.current_version(args.root, args.name)
     data = {
         "name": args.name,
         "current": current,
@@ -114,7 +114,7 @@ def run_versions(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from .. import versions
+    from ..versions import store
 
-    print(versions.diff_versions(args.root, args.name, args.old, args.new) or "no differences", end="")
+    print(store.diff_versions(args.root, args.name, args.old, args.new) or "no differences", end="")
     return 0

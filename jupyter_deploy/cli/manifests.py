@@ -132,7 +132,7 @@ def register(subparsers: Any) -> None:
 
 def cli_options(args: argparse.Namespace) -> dict[str, Any]:
     """The manifest options given on the command line, converted to their declared types."""
-    from ..options import convert
+    from ..project import convert
 
     options: dict[str, Any] = {}
     for option in MANIFEST_FLAGS:
@@ -143,7 +143,7 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_manifests(args: argparse.Namespace) -> int:
-    from ..manifests import write_manifests
+    from ..cluster.manifests import write_manifests
 
     if args.batch_job or args.batch_input or args.batch_output:
         return run_batch_job(args)
@@ -164,7 +164,7 @@ def run_manifests(args: argparse.Namespace) -> int:
 
 
 def run_batch_job(args: argparse.Namespace) -> int:
-    from ..batch.job import write_batch_job
+    from ..cluster.batch_job import write_batch_job
     from ..exceptions import OptionsError
 
     if not (args.batch_job and args.batch_input and args.batch_output):
@@ -185,7 +185,7 @@ def run_batch_job(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from ..validate import validate_path
+    from ..cluster.validate import validate_path
 
     path = args.path or Path(args.root) / "deploy"
     problems = validate_path(path, args.kubernetes_version)
@@ -198,7 +198,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from .. import kube
+    from ..cluster import kube
 
     result = kube.apply(
         args.root,
@@ -217,7 +217,7 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from .. import kube
+    from ..cluster import kube
 
     result = kube.status(args.root, args.name, args.namespace, args.context, args.kubeconfig)
     lines = [
@@ -235,7 +235,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from .. import kube
+    from ..cluster import kube
 
     result = kube.delete(args.root, args.name, args.namespace, args.context, args.kubeconfig)
     lines = [

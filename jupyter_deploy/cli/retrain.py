@@ -78,7 +78,7 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from ..retrain import Terminated, retrain
+    from ..retrain.run import Terminated, retrain
 
     def log(message: str) -> None:
         print(message, file=sys.stderr)
@@ -117,8 +117,8 @@ def _runs(args: argparse.Namespace) -> int:
     import os
 
     from ..exceptions import NotFoundError
-    from ..extract import check_name
-    from ..mlflow_store import DB_FILE, MlflowStore
+    from ..notebook.annotations import check_name
+    from ..retrain.mlflow_store import DB_FILE, MlflowStore
 
     check_name(args.name)
     if not os.environ.get("MLFLOW_TRACKING_URI") and not (args.root / DB_FILE).is_file():
@@ -144,7 +144,7 @@ def format_runs(runs: list[dict[str, Any]]) -> str:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from ..schedule import ScheduleRequest, write_schedule
+    from ..cluster.schedule import ScheduleRequest, write_schedule
 
     request = ScheduleRequest(
         notebook=args.notebook,

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     from ..monitor.payloads import log_options
-    from ..serve import serve_foreground, start_server
+    from ..serving.local import serve_foreground, start_server
 
     payload_log = log_options(args.log_payloads, args.log_format, args.log_rotate_mb, args.log_rotate_seconds)
     server = start_server(

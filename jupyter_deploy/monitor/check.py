@@ -23,14 +23,14 @@ def run_monitor(
     log_to_mlflow: bool = True,
 ) -> dict[str, Any]:
     """Compare, then write the HTML report and the MLflow run; returns the result (``drifted``: exit 3)."""
-    from .. import versions
+    from ..versions import store
     from .drift import compare
     from .payloads import read_payloads
     from .profile import PROFILE_FILE, read_profile
 
     if not threshold > 0:
         raise MonitorError(f"--threshold must be a positive PSI (0.1 moderate, 0.2 usual, 0.25 large), not {threshold}")
-    info, version_dir = versions.resolve(root, spec)
+    info, version_dir = store.resolve(root, spec)
     profile = read_profile(version_dir)
     if profile is None:
         raise MonitorError(

@@ -43,7 +43,7 @@ def drift_metrics(result: dict[str, Any]) -> dict[str, float]:
 
 def log_result(root: str | Path, result: dict[str, Any], html_path: Path | None = None) -> str:
     """Log ``result`` as a finished run; returns its id."""
-    from ..mlflow_store import TAG, MlflowStore
+    from ..retrain.mlflow_store import TAG, MlflowStore
 
     try:
         store = MlflowStore(root)

@@ -2,7 +2,7 @@
 
 Batching stacks concurrent requests along dim 0 and cuts the output back into one piece per request, so
 ``predict`` must take a tensor or array, return one output row per input row, and treat rows
-independently. Export runs the same check in a fresh process (``jupyter_deploy.batchcheck``).
+independently. Export runs the same check in a fresh process (``jupyter_deploy.versions.batchcheck``).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def ok(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scale (numpy, 3 features), tiny (torch, 4 features) and logged, exported statically (no kernel)."""
-    from jupyter_deploy.export import export_notebook
+    from jupyter_deploy.versions.export import export_notebook
 
     project = tmp_path_factory.mktemp("batch-project").resolve()
     for notebook in ("serve_scale.ipynb", "serve_torch.ipynb"):
@@ -100,7 +100,7 @@ def test_torch_version_over_csv_parquet_and_jsonl_matches_notebook_and_predictor
         assert not (root / f".{target}.partial").exists()
 
     # the version's own predictor on the same rows, called directly: the same numbers, exactly (Parquet)
-    from jupyter_deploy.batchcheck import load_predictor_class
+    from jupyter_deploy.versions.batchcheck import load_predictor_class
 
     model = load_predictor_class(root / "deployments/tiny/v1")()
     model.load()

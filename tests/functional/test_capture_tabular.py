@@ -82,7 +82,7 @@ def v2_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def serve(project: Path) -> Any:
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     started: list[Any] = []
 
@@ -168,7 +168,7 @@ def test_untrusted_skops_types_are_refused_at_serve_time(project: Path) -> None:
     """The list in predictor.py is the whole truth: a type outside it stops the server with one line,
     whether the list was edited or the artifact was swapped."""
     from jupyter_deploy.exceptions import ServeError
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     exported(
         project,

@@ -92,7 +92,7 @@ def test_untraceable_notebook_class_falls_back_to_its_state_dict_and_serves(proj
     assert "def train" not in predictor
 
     # KServe's ModelServer answers what the notebook computed (state_dict and tensor loaded at start-up)
-    from jupyter_deploy.serve import start_server as start
+    from jupyter_deploy.serving.local import start_server as start
 
     server = start(project, "m", port=0)
     try:

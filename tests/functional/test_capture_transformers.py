@@ -115,7 +115,7 @@ def gpt(hf_project: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def gpt_server(gpt: dict[str, Any]) -> Iterator[Any]:
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     server = start_server(gpt["project"], "gpt", port=0)
     yield server
@@ -195,7 +195,7 @@ def test_served_text_over_kserves_own_v2_client(gpt: dict[str, Any], gpt_server:
 
 @kernel_and_server
 def test_pipeline_with_its_settings_is_served_with_the_notebooks_labels(hf_project: Path) -> None:
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     project = hf_project / "classifier"
     project.mkdir()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from notebooks import make_notebook
 
-from jupyter_deploy.execute import execute_and_export
+from jupyter_deploy.versions.execute import execute_and_export
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 

@@ -107,7 +107,7 @@ async def test_apply_is_the_cli_function_in_one_call_with_the_dropped_fields(
 ):
     import yaml
 
-    from jupyter_deploy import kube
+    from jupyter_deploy.cluster import kube
 
     [app] = jp_serverapp.extension_manager.extension_apps["jupyter_deploy"]
     app.kubeconfig = str(kubeconfig)

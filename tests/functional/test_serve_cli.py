@@ -85,8 +85,8 @@ def test_cli_reports_a_busy_port_in_one_line(serve_root: Path) -> None:
 
 
 def test_kernel_serve_and_stop(serve_root: Path) -> None:
-    from jupyter_deploy.kernel_serve import serve_command, stop_command
-    from jupyter_deploy.serve import REGISTRY
+    from jupyter_deploy.jupyter.kernel_serve import serve_command, stop_command
+    from jupyter_deploy.serving.local import REGISTRY
 
     card: Any = serve_command(None, ["scale", "--root", str(serve_root), "--max-batch-size", "8"])
     try:

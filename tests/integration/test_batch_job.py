@@ -102,7 +102,7 @@ def test_bad_batch_job_options_write_nothing(
 def test_the_api_server_accepts_the_job(project: Path, kubeconfig: Path) -> None:
     """v1.20 predates Indexed Jobs (1.21 alpha, 1.24 GA): it accepts the Job and drops ``completionMode``
     (which is why the manifest and README say 1.24); everything else it keeps, on a dry run and for real."""
-    from jupyter_deploy.kube import Cluster
+    from jupyter_deploy.cluster.kube import Cluster
 
     assert batch_job(project, "--input", "pvc://data/in", "--output", "pvc://data/out", "--parallelism", "3") == 0
     document = job(project)
@@ -111,8 +111,8 @@ def test_the_api_server_accepts_the_job(project: Path, kubeconfig: Path) -> None
     job_fields = cluster.request("GET", "/openapi/v2")["definitions"]["io.k8s.api.batch.v1.JobSpec"]["properties"]
     indexed = "completionMode" in job_fields
 
+    from jupyter_deploy.cluster.kube import dropped_fields
     from jupyter_deploy.exceptions import JupyterDeployError
-    from jupyter_deploy.kube import dropped_fields
 
     if "JD_KUBECONFIG" not in os.environ:
         assert not indexed  # the shared v1.20 server: what the manifest's comment and the README warn about

@@ -91,11 +91,11 @@ def stacks(serve_root: Path) -> Iterator[dict[str, Any]]:
     from kserve.model_server import FASTAPI_APP_IMPORT_STRING
     from uvicorn.importer import import_from_string
 
-    from jupyter_deploy.batchcheck import load_predictor_class
     from jupyter_deploy.runtime.fastpath import FastPredict
     from jupyter_deploy.runtime.http import GuardMiddleware
     from jupyter_deploy.runtime.server import guarded_rest_server
-    from jupyter_deploy.versions import resolve
+    from jupyter_deploy.versions.batchcheck import load_predictor_class
+    from jupyter_deploy.versions.store import resolve
 
     _, version_dir = resolve(serve_root, "scale")
     model = load_predictor_class(version_dir)()

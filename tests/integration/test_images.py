@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_deploy.export import export_notebook
-from jupyter_deploy.manifests import write_manifests
+from jupyter_deploy.cluster.manifests import write_manifests
+from jupyter_deploy.versions.export import export_notebook
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
@@ -68,7 +68,7 @@ def test_schedule_writes_the_training_image_it_runs(
 ) -> None:
     """The CronJob's image: the notebook's imports pinned, this tool by its own distribution name."""
     from jupyter_deploy import DISTRIBUTION
-    from jupyter_deploy.schedule import ScheduleRequest, write_schedule
+    from jupyter_deploy.cluster.schedule import ScheduleRequest, write_schedule
 
     project = make_version(name="tiny", version="v1", root=tmp_path, notebook="tiny.ipynb")
     shutil.copy(DATA / "retrain" / "tiny.ipynb", project / "tiny.ipynb")

@@ -10,11 +10,11 @@ import re
 import pytest
 import yaml
 
-from jupyter_deploy import kube
 from jupyter_deploy.cli import main
+from jupyter_deploy.cluster import kube
+from jupyter_deploy.cluster.manifests import write_manifests
+from jupyter_deploy.cluster.validate import validate_path
 from jupyter_deploy.exceptions import ClusterError, NotFoundError, ValidationError
-from jupyter_deploy.manifests import write_manifests
-from jupyter_deploy.validate import validate_path
 
 pytestmark = pytest.mark.k8s
 

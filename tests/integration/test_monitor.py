@@ -54,7 +54,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     requests each: unshifted (JSON Lines) and feature 1 shifted by one standard deviation (Parquet)."""
     from jupyter_deploy.cli import main
     from jupyter_deploy.monitor.payloads import log_options
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     root = tmp_path_factory.mktemp("monitor-project")
     make_notebook(root / "drift.ipynb", *CELLS)

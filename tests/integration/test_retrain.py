@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from jupyter_deploy import versions
 from jupyter_deploy.cli import main
-from jupyter_deploy.mlflow_store import MlflowStore
+from jupyter_deploy.retrain.mlflow_store import MlflowStore
+from jupyter_deploy.versions import store as versions
 
 pytestmark = [pytest.mark.kernel, pytest.mark.mlflow, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jupyter_deploy import versions
 from jupyter_deploy.cli import main
-from jupyter_deploy.validate import validate_path
+from jupyter_deploy.cluster.validate import validate_path
+from jupyter_deploy.versions import store as versions
 
 pytestmark = [pytest.mark.kernel, pytest.mark.mlflow, pytest.mark.slow]
 

@@ -25,10 +25,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from jupyter_deploy import versions
 from jupyter_deploy.cli import main
-from jupyter_deploy.mlflow_store import MlflowStore
-from jupyter_deploy.retrain_jobs import RetrainJobs
+from jupyter_deploy.retrain.jobs import RetrainJobs
+from jupyter_deploy.retrain.mlflow_store import MlflowStore
+from jupyter_deploy.versions import store as versions
 
 pytestmark = [pytest.mark.kernel, pytest.mark.mlflow, pytest.mark.slow]
 

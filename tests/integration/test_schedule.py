@@ -99,7 +99,7 @@ def test_job_template_applies_to_the_api_server_as_a_job(
     scheduled_project: Path, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """v1.20 serves CronJob only as batch/v1beta1, so what is checked live is the Job it would create."""
-    from jupyter_deploy.kube import Cluster
+    from jupyter_deploy.cluster.kube import Cluster
 
     assert schedule(scheduled_project, "--cron", "0 3 * * *", "--gpu", "1", "--gpu-type", "NVIDIA-H100") == 0
     document = cronjob(scheduled_project)

@@ -191,7 +191,7 @@ def test_health_answers_while_a_200ms_sync_predict_runs(start_server: Any) -> No
 
 def test_port_in_use_is_a_clear_error(scale_server: Any, serve_root: Any) -> None:
     from jupyter_deploy.exceptions import ServeError
-    from jupyter_deploy.serve import start_server
+    from jupyter_deploy.serving.local import start_server
 
     with pytest.raises(ServeError, match=rf"cannot listen on 127.0.0.1:{scale_server.port} .*--port"):
         start_server(serve_root, "scale", port=scale_server.port)

@@ -59,7 +59,7 @@ def test_a_lone_request_is_not_held(start_server: Any) -> None:
 
 def test_export_refuses_batching_a_predictor_that_cannot_batch(tmp_path: Path) -> None:
     from jupyter_deploy.exceptions import OptionsError
-    from jupyter_deploy.export import export_notebook
+    from jupyter_deploy.versions.export import export_notebook
 
     notebook = Path(__file__).resolve().parent.parent / "data" / "serve_unbatchable.ipynb"
     with pytest.raises(OptionsError, match=r"--max-batch-size 4: this predictor cannot batch: .*returned shape \[3\]"):

@@ -182,7 +182,7 @@ def test_panel_runs_and_exports_then_retrains_with_parameters_and_lists_runs(lab
 @pytest.mark.kernel
 @pytest.mark.k8s
 def test_panel_applies_in_one_call_and_cancels_a_running_retrain(lab_with_cluster, page: Page, kubeconfig):
-    from jupyter_deploy import kube
+    from jupyter_deploy.cluster import kube
 
     lab = lab_with_cluster
     notebook = json.loads((lab.root / "doubler.ipynb").read_text())

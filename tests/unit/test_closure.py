@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_deploy.closure import build_closure, free_names
 from jupyter_deploy.exceptions import ClosureError
-from jupyter_deploy.extract import find_deployments
-from jupyter_deploy.notebook import Cell, NotebookSource
+from jupyter_deploy.notebook.annotations import find_deployments
+from jupyter_deploy.notebook.closure import build_closure, free_names
+from jupyter_deploy.notebook.read import Cell, NotebookSource
 
 
 def closure_of(*cells: str, history: bool = False, live: bool = False):

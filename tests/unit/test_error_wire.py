@@ -6,7 +6,7 @@ import json
 
 from jupyter_deploy.error_wire import error_payload, rebuild_error
 from jupyter_deploy.exceptions import CaptureError, JupyterDeployError, NotebookError, ValidationError
-from jupyter_deploy.retrain_jobs import BusyError
+from jupyter_deploy.retrain.jobs import BusyError
 
 
 def crossed(error: JupyterDeployError) -> JupyterDeployError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_deploy.exceptions import AnnotationError
-from jupyter_deploy.extract import (
+from jupyter_deploy.notebook.annotations import (
     check_name,
     find_deployments,
     parse_magic_line,
@@ -13,7 +13,7 @@ from jupyter_deploy.extract import (
     select_deployment,
     suggest_name,
 )
-from jupyter_deploy.notebook import Cell, NotebookSource
+from jupyter_deploy.notebook.read import Cell, NotebookSource
 
 
 def source(*cells: str | tuple[str, tuple[str, ...]]) -> NotebookSource:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_deploy.exceptions import ParameterError
-from jupyter_deploy.gate import parse_gate
+from jupyter_deploy.retrain.gate import parse_gate
 
 
 def test_threshold_passes_and_fails_with_the_reason() -> None:

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
+from jupyter_deploy.cluster.manifests import write_manifests
+from jupyter_deploy.cluster.validate import validate_document, validate_path
 from jupyter_deploy.exceptions import OptionsError
-from jupyter_deploy.manifests import write_manifests
-from jupyter_deploy.validate import validate_document, validate_path
-from jupyter_deploy.versions import current_version
+from jupyter_deploy.versions.store import current_version
 
 BUCKET = "s3://models-bucket/churn"
 
@@ -212,7 +212,7 @@ def test_validate_applies_kserve_canary_rules(change, where, words):
 def test_retrain_refuses_an_impossible_canary_before_running_the_notebook(make_version):
     import json
 
-    from jupyter_deploy.retrain import retrain
+    from jupyter_deploy.retrain.run import retrain
 
     root = make_version(version="v1")
     notebook = root / "churn.ipynb"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
+from jupyter_deploy.cluster.manifests import write_manifests
 from jupyter_deploy.exceptions import OptionsError
-from jupyter_deploy.manifests import write_manifests
 
 BROKER = "http://broker-ingress.knative-eventing.svc.cluster.local/ml/default"
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
+from jupyter_deploy.cluster.manifests import write_manifests
+from jupyter_deploy.cluster.validate import validate_path
 from jupyter_deploy.exceptions import OptionsError
-from jupyter_deploy.manifests import write_manifests
-from jupyter_deploy.validate import validate_path
 
 URI = "s3://models-bucket/churn/v1"
 XGBSERVER_EXTENSIONS = (".bst", ".json", ".ubj")  # kserve python/xgbserver/xgbserver/model.py

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
+from jupyter_deploy.cluster.manifests import add_to_kustomization, write_manifests
 from jupyter_deploy.exceptions import AnnotationError, NotFoundError, OptionsError
-from jupyter_deploy.manifests import add_to_kustomization, write_manifests
 
 ISVC = "deploy/churn/base/inferenceservice.yaml"
 

@@ -8,7 +8,7 @@ import pytest
 from notebooks import make_notebook
 
 from jupyter_deploy.exceptions import ParameterError
-from jupyter_deploy.parameters import declared_parameters, resolve_parameters
+from jupyter_deploy.retrain.parameters import declared_parameters, resolve_parameters
 
 
 @pytest.fixture

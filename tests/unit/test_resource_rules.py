@@ -14,11 +14,11 @@ from decimal import Decimal
 import pytest
 from k8s_fixtures import VENDORED_SCHEMA
 
+from jupyter_deploy.cluster.options import canary_problem, quantity_problem, quantity_value
+from jupyter_deploy.cluster.schedule import ScheduleRequest, _check
+from jupyter_deploy.cluster.validate import validate_document
 from jupyter_deploy.exceptions import JupyterDeployError
-from jupyter_deploy.manifest_options import canary_problem, quantity_problem, quantity_value
-from jupyter_deploy.retrain import retrain
-from jupyter_deploy.schedule import ScheduleRequest, _check
-from jupyter_deploy.validate import validate_document
+from jupyter_deploy.retrain.run import retrain
 
 
 def crd_quantity_pattern() -> re.Pattern[str]:

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
-from jupyter_deploy.manifests import write_manifests
-from jupyter_deploy.validate import validate_document, validate_path
+from jupyter_deploy.cluster.manifests import write_manifests
+from jupyter_deploy.cluster.validate import validate_document, validate_path
 
 ISVC = "deploy/churn/base/inferenceservice.yaml"
 

@@ -1,0 +1,146 @@
+"""Inside a kernel: export from the live namespace, and the ``%deploy`` subcommands that show results.
+
+The cells come from the saved notebook when the runner says which (``JD_NOTEBOOK_PATH``: ``--execute``
+and retraining), else from the kernel's own history, which is what actually ran. Retraining also sets
+``JD_MLFLOW_RUN_ID`` (the run, kept when the notebook's ``mlflow`` calls consume ``MLFLOW_RUN_ID``),
+``JD_NOTEBOOK_LABEL`` (the source notebook recorded in ``version.json`` when the cells come from its
+parameterized copy) and ``JD_EXPORT_NO_PROMOTE=1`` (export never moves ``CURRENT``: the gate decides).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import NotFoundError
+from ..records import ExportResult
+
+
+def export_in_kernel(
+    shell: Any,
+    name: str | None = None,
+    root: str | Path | None = None,
+    notebook: str | None = None,
+    allow_pickle: bool = False,
+    requirements: list[str] | None = None,
+    mlflow_run_id: str | None = None,
+    make_current: bool = True,
+    reference: str | None = None,
+) -> ExportResult:
+    from ..notebook.read import history_source, read_notebook
+    from ..versions.export import ExportRequest, _relative, default_name, export
+
+    root = Path(root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd())
+    notebook = notebook or os.environ.get("JD_NOTEBOOK_PATH")
+    if notebook:
+        label = os.environ.get("JD_NOTEBOOK_LABEL") or _relative(notebook, root)
+        source, history = read_notebook(notebook), False
+    else:
+        source, history, label = history_source(list(shell.history_manager.input_hist_raw[1:])), True, None
+    session = shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+    request = ExportRequest(
+        root=root,
+        source=source,
+        name=name,
+        notebook=label,
+        history=history,
+        namespace=shell.user_ns,
+        allow_pickle=allow_pickle,
+        requirements=list(requirements or []),
+        # retraining sets both: the notebook's own mlflow.start_run() removes MLFLOW_RUN_ID from os.environ
+        mlflow_run_id=mlflow_run_id or os.environ.get("JD_MLFLOW_RUN_ID") or os.environ.get("MLFLOW_RUN_ID"),
+        make_current=make_current and os.environ.get("JD_EXPORT_NO_PROMOTE") != "1",
+        # one naming rule: unnamed cells take the notebook's name, here the notebook of this Jupyter session
+        default_name=default_name(str(session)) if session and not notebook else None,
+        reference=reference,
+    )
+    return export(request)
+
+
+def _parser(prog: str, description: str) -> Any:
+    from .magics import MagicArgumentParser
+
+    parser = MagicArgumentParser(prog=prog, description=description)
+    parser.add_argument("--root", default=None, help="project root (default: the kernel's working directory)")
+    return parser
+
+
+def export_command(shell: Any, argv: list[str]) -> Any:
+    parser = _parser("%deploy export", "Export the deployment's cells and live objects as a new version.")
+    parser.add_argument("name", nargs="?", help="deployment name (default: the only one)")
+    parser.add_argument("--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle")
+    parser.add_argument("--requirement", action="append", default=[], help="extra requirement line")
+    parser.add_argument("--notebook", help="read cells from this saved notebook instead of the history")
+    parser.add_argument("--reference", metavar="VAR", help="profile this variable (training features) for monitor")
+    args = parser.parse_args(argv)
+    if os.environ.get("JD_NOTEBOOK_PATH") and not args.notebook:
+        # a runner (export --execute, retrain) drives this kernel and exports once, after the last cell
+        print("%deploy export: skipped here; the runner exports after the notebook's last cell")
+        return None
+    result = export_in_kernel(
+        shell, args.name, args.root, args.notebook, args.allow_pickle, args.requirement, reference=args.reference
+    )
+    from .widgets import version_card
+
+    return version_card(result, Path(args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()))
+
+
+def versions_command(shell: Any, argv: list[str]) -> None:
+    from ..versions import store
+
+    parser = _parser("%deploy versions", "List the versions of a deployment.")
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    root = args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
+    infos = store.list_versions(root, args.name)
+    if not infos:
+        raise NotFoundError(f"deployment {args.name!r} has no versions yet: run %deploy export {args.name}")
+    print(format_versions(infos, store.current_version(root, args.name)))
+
+
+def format_versions(infos: list[Any], current: str | None) -> str:
+    lines = [f"{'':2}{'VERSION':8} {'CREATED':21} {'PARITY':8} {'HASH':12} NOTEBOOK"]
+    for info in infos:
+        marker = "* " if info.version == current else "  "
+        parity = info.parity.status if info.parity else "-"
+        lines.append(
+            f"{marker}{info.version:8} {info.created:21} {parity:8} {info.content_hash[:12]:12} {info.notebook or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def diff_command(shell: Any, argv: list[str]) -> None:
+    from ..versions import store
+
+    parser = _parser("%deploy diff", "Show what changed between two versions.")
+    parser.add_argument("name")
+    parser.add_argument("old")
+    parser.add_argument("new")
+    args = parser.parse_args(argv)
+    root = args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
+    print(store.diff_versions(root, args.name, args.old, args.new) or "no differences")
+
+
+def manifests_command(shell: Any, argv: list[str]) -> None:
+    """``%deploy manifests NAME [options]``: the CLI's ``manifests`` command, run in the kernel's root."""
+    import contextlib
+    import io
+
+    from IPython.core.error import UsageError
+
+    from ..cli import build_parser
+
+    root = os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
+    if "--root" not in argv:
+        argv = [*argv, "--root", root]
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args = build_parser().parse_args(["manifests", *argv])
+    except SystemExit as exit:  # argparse: --help (0, printed) or a usage error (2); never exit the kernel
+        if not exit.code:
+            return
+        lines = errors.getvalue().strip().splitlines() or ["invalid arguments"]
+        raise UsageError(f"%deploy manifests: {lines[-1].partition('error: ')[2] or lines[-1]}") from None
+    args.handler(args)  # JupyterDeployError: the magic shows it as one line

@@ -1,0 +1,289 @@
+"""Serving a version locally: ``python predictor.py`` as a child process, ready-checked, stopped cleanly.
+
+``start_server`` starts a version of a deployment (its current one by default) on KServe's model server,
+waits until ``/v2/models/NAME/ready`` answers, and returns a ``LocalServer`` holding the URLs and a
+ready-to-paste example request built from ``example_input``. ``serve_foreground`` is the CLI's loop
+(Ctrl-C / SIGTERM stop the server); ``REGISTRY`` keeps the servers a kernel started in the background.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..exceptions import ServeError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+EXAMPLE_INLINE_LIMIT = 2000
+
+
+@dataclass
+class LocalServer:
+    name: str
+    version: str
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    options: dict[str, Any] = field(default_factory=dict)
+    log: Path | None = None
+    example: str | None = None
+    """the v1 request body built from example_input (JSON text), when the predictor has one"""
+    workdir: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def v1_url(self) -> str:
+        return f"{self.base_url}/v1/models/{self.name}:predict"
+
+    @property
+    def v2_url(self) -> str:
+        return f"{self.base_url}/v2/models/{self.name}/infer"
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def curl(self) -> str:
+        """A ready-to-paste request (the example inline, or from a file when it is large)."""
+        if self.example is None:
+            return f"curl -H 'Content-Type: application/json' -d '{{\"instances\": [...]}}' {self.v1_url}"
+        if len(self.example) <= EXAMPLE_INLINE_LIMIT:
+            data = shlex.quote(self.example)
+        else:
+            assert self.workdir is not None
+            path = self.workdir / "example-request.json"
+            path.write_text(self.example, encoding="utf-8")
+            data = shlex.quote(f"@{path}")
+        return f"curl -H 'Content-Type: application/json' -d {data} {self.v1_url}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "url": self.base_url,
+            "v1": self.v1_url,
+            "v2": self.v2_url,
+            "metrics": f"{self.base_url}/metrics",
+            "pid": self.process.pid,
+            "options": self.options,
+            "curl": self.curl(),
+            "log": str(self.log) if self.log else None,
+        }
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; the exit code. The log and example files go too."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self.workdir is not None:
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.process.returncode
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ``ServeError`` when ``host:port`` cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ServeError(
+                f"cannot listen on {host}:{port} ({error.strerror}): another server uses it; "
+                "stop it or pass another --port"
+            ) from None
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def predictor_command(version_dir: Path, name: str, host: str, port: int, options: dict[str, Any]) -> list[str]:
+    command = [sys.executable, str(version_dir / "predictor.py"), "--host", host, "--http_port", str(port)]
+    command += ["--model_name", name]
+    for key in ("workers", "max_batch_size", "max_latency_ms"):
+        if options.get(key) is not None:
+            command += [f"--{key}", str(options[key])]
+    return command
+
+
+def start_server(
+    root: str | Path,
+    spec: str,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    workers: int | None = None,
+    max_batch_size: int | None = None,
+    max_latency_ms: float | None = None,
+    output: IO[bytes] | int | None = None,
+    timeout: float = 180.0,
+    payload_log: dict[str, Any] | None = None,
+) -> LocalServer:
+    """Start ``NAME[@vN]`` and wait until it is ready; ``output`` gets the server's log (default: a file).
+    ``payload_log``: ``monitor.payloads.log_options`` (``--log-payloads DIR`` and its format and rotation)."""
+    from ..project import resolve_options
+    from ..versions.store import resolve
+
+    info, version_dir = resolve(root, spec)
+    version_dir = version_dir.resolve()
+    cli = {"workers": workers, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
+    options = {
+        key: value
+        for key, value in resolve_options(root, info.name, recorded=info.options, cli=cli).items()
+        if key in cli
+    }
+    port = free_port(host) if port is None or port == 0 else port
+    check_port(host, port)
+    workdir = Path(tempfile.mkdtemp(prefix=f"jd-serve-{info.name}-"))
+    log = None
+    if output is None:
+        log = workdir / "server.log"
+        output = log.open("ab")
+    env = {**os.environ, "JD_EXAMPLE_REQUEST": str(workdir / "example.json"), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        predictor_command(version_dir, info.name, host, port, options) + payload_log_arguments(payload_log),
+        cwd=version_dir,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # a kernel interrupt or the terminal's Ctrl-C reaches us, not the server
+    )
+    server = LocalServer(info.name, info.version, host, port, process, options, log, None, workdir)
+    try:
+        wait_ready(server, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    example = workdir / "example.json"
+    if example.is_file():
+        text = example.read_text(encoding="utf-8")
+        server.example = None if text.startswith('{"error"') else text
+    return server
+
+
+def payload_log_arguments(payload_log: dict[str, Any] | None) -> list[str]:
+    from ..monitor.payloads import predictor_arguments
+
+    return predictor_arguments(payload_log)
+
+
+def wait_ready(server: LocalServer, timeout: float) -> None:
+    """Poll the v2 readiness endpoint until it answers 200; ``ServeError`` if the process dies first."""
+    url = f"{server.base_url}/v2/models/{server.name}/ready"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServeError(
+                f"the {server.name} {server.version} server exited with code {server.process.returncode} "
+                f"before it was ready{_log_tail(server)}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # our own loopback URL
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise ServeError(f"the {server.name} server was not ready after {timeout:.0f} s{_log_tail(server)}")
+
+
+def _log_tail(server: LocalServer, lines: int = 8) -> str:
+    if server.log is None or not server.log.is_file():
+        return ""
+    tail = server.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:]
+    return ":\n" + "\n".join(tail) if tail else ""
+
+
+def banner(server: LocalServer) -> str:
+    options = ", ".join(f"{key}={value}" for key, value in sorted(server.options.items())) or "no batching"
+    return "\n".join(
+        [
+            f"Serving {server.name} {server.version} at {server.base_url} ({options})",
+            f"  v1: POST {server.v1_url}",
+            f"  v2: POST {server.v2_url}",
+            f"  metrics: {server.base_url}/metrics",
+            "Try it:",
+            f"  {server.curl()}",
+        ]
+    )
+
+
+def serve_foreground(server: LocalServer, as_json: bool = False) -> int:
+    """Print where ``server`` listens, then wait until it exits or Ctrl-C / SIGTERM stops it."""
+    print(json.dumps(server.describe(), indent=2, sort_keys=True) if as_json else banner(server), flush=True)
+    if not as_json:
+        print("Press Ctrl-C to stop.", flush=True)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        return server.process.wait() or 0
+    except KeyboardInterrupt:
+        server.stop()
+        if not as_json:
+            print(f"Stopped {server.name} {server.version}.", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# -- servers a kernel started in the background --------------------------------------------------------
+REGISTRY: dict[str, LocalServer] = {}
+_cleanup_registered = False
+
+
+def start_background(root: str | Path, spec: str, **kwargs: Any) -> LocalServer:
+    """Start ``spec`` and remember it; an already running server of the same deployment is stopped first."""
+    name = spec.partition("@")[0]
+    stop_background(name)
+    server = start_server(root, spec, **kwargs)
+    global _cleanup_registered
+    if not _cleanup_registered:
+        import atexit
+
+        atexit.register(stop_all)
+        _cleanup_registered = True
+    REGISTRY[name] = server
+    return server
+
+
+def stop_background(name: str) -> LocalServer | None:
+    server = REGISTRY.pop(name, None)
+    if server is not None:
+        server.stop()
+    return server
+
+
+def stop_all() -> None:
+    for name in list(REGISTRY):
+        stop_background(name)
