@@ -6,6 +6,7 @@ Options come from the CLI, then the ``%%deploy`` magic line (recorded in ``versi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,21 @@ def resolve_options(
     merged.update(recorded or {})
     merged.update({key: value for key, value in (cli or {}).items() if value is not None})
     return merged
+
+
+ROOT_VARIABLE = "JD_PROJECT_ROOT"
+"""Set by the runners (``export --execute``, retraining) and by ``%load_ext``: the root a kernel works in."""
+
+
+def project_root(given: str | Path | None = None, base: str | Path | None = None) -> Path:
+    """The project root (holding ``deployments/`` and ``deploy/``), found one way for every front door.
+
+    ``given`` (``--root``, the server extension's ``project_root``) wins; relative to ``base`` when there is
+    one (the Jupyter server's root directory, which is also the fallback there). Without a base (the CLI,
+    the magics): the root a runner or the kernel recorded in ``JD_PROJECT_ROOT``, else the working directory.
+    """
+    if base is not None:
+        return (Path(base) / Path(given).expanduser()).resolve() if given else Path(base)
+    if given:
+        return Path(given).expanduser()
+    return Path(os.environ.get(ROOT_VARIABLE) or os.getcwd())
