@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cluster.report import applied_lines, dropped_warning, status_details, status_headline
 from .common import add_json, add_root, emit
 
 # option -> (argparse type, help); list options repeat
@@ -209,10 +210,9 @@ def run_apply(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         validate=not args.no_validate,
     )
-    lines = [f"{item['kind']}/{item['name']} in {item['namespace']}: {item['action']}" for item in result["objects"]]
-    emit(args, result, "\n".join(lines))
+    emit(args, result, "\n".join(applied_lines(result)))
     for dropped in result["dropped"]:
-        print(f"jupyter-deploy: warning: the server dropped {dropped} (unknown field?)", file=sys.stderr)
+        print(f"jupyter-deploy: warning: {dropped_warning(dropped)}", file=sys.stderr)
     return 1 if result["dropped"] else 0
 
 
@@ -220,16 +220,7 @@ def run_status(args: argparse.Namespace) -> int:
     from ..cluster import kube
 
     result = kube.status(args.root, args.name, args.namespace, args.context, args.kubeconfig)
-    lines = [
-        f"{result['name']} in {result['namespace']}: {'ready' if result['ready'] else 'not ready'}",
-        f"  url: {result['url'] or '-'}",
-        f"  version: {result['version'] or '-'}"
-        + (f", canary {result['canary']}%" if result["canary"] is not None else ""),
-    ]
-    lines += [
-        f"  {item['type']}: {item['status']}" + (f" ({item['reason']}: {item['message']})" if item["reason"] else "")
-        for item in result["conditions"]
-    ] or ["  no conditions yet (is the KServe controller running?)"]
+    lines = [status_headline(result), *(f"  {line}" for line in status_details(result))]
     emit(args, result, "\n".join(lines))
     return 0
 

@@ -3,7 +3,9 @@
 - ``POST /jupyter-deploy/tag``: the tags a cell should carry to take a role (the ``deploy:ROLE[:NAME]``
   grammar, and which deployment a newly tagged cell joins, are ``extract.py``'s, not the browser's);
 - ``GET /jupyter-deploy/parameters?path=NB``: the retraining parameters the notebook declares, as
-  ``retrain`` will check them (``parameters.py``).
+  ``retrain`` will check them (``parameters.py``);
+- ``POST /jupyter-deploy/outcome``: what an action's answer means (busy, done, failed) and the words to show
+  (``outcomes.py``), so success and wording are the server's, as they are the CLI's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...exceptions import JupyterDeployError
 from .handlers import NAMESPACE, DeployHandler
+from .outcomes import ActionAnswer
 
 TAG_PREFIX = "deploy:"
 
@@ -104,7 +107,14 @@ class ParametersHandler(DeployHandler):
         self.reply(await self.run_blocking(declared, notebook, path))
 
 
+class OutcomeHandler(DeployHandler):
+    @tornado.web.authenticated
+    def post(self) -> None:
+        self.reply(self.body(ActionAnswer).outcome())
+
+
 PANEL_ROUTES: list[tuple[str, type[DeployHandler]]] = [
     (rf"/{NAMESPACE}/tag", TagHandler),
     (rf"/{NAMESPACE}/parameters", ParametersHandler),
+    (rf"/{NAMESPACE}/outcome", OutcomeHandler),
 ]
