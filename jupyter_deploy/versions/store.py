@@ -36,6 +36,14 @@ def deployment_dir(root: str | Path, name: str) -> Path:
     return deployments_dir(root) / name
 
 
+def no_versions(root: str | Path, name: str) -> NotFoundError:
+    """The error for a deployment without a version yet, worded once for the CLI, the magics and REST."""
+    return NotFoundError(
+        f"deployment {name!r} has no versions under {deployments_dir(root)}: export it first "
+        f"(jupyter-deploy export NOTEBOOK --name {name}, or %deploy export {name} in the notebook)"
+    )
+
+
 def version_number(version: str) -> int:
     match = VERSION_PATTERN.match(version)
     if not match:
@@ -117,10 +125,7 @@ def resolve(root: str | Path, spec: str) -> tuple[VersionInfo, Path]:
     if not version:
         current = current_version(root, name)
         if current is None:
-            raise NotFoundError(
-                f"deployment {name!r} has no versions under {deployments_dir(root)}: "
-                f"export it first (jupyter-deploy export NOTEBOOK --name {name})"
-            )
+            raise no_versions(root, name)
         version = current
     path = version_path(root, name, version)
     return read_info(path), path
