@@ -42,22 +42,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json(export)
     export.set_defaults(handler=run_export)
 
-    versions = subparsers.add_parser(
-        "versions", help="list a deployment's versions", description="List the versions of deployment NAME."
+    versions = _deployment_command(
+        subparsers, "versions", "list a deployment's versions", "List the versions of deployment NAME."
     )
-    versions.add_argument("name")
-    add_root(versions)
-    add_json(versions)
     versions.set_defaults(handler=run_versions)
+    add_json(versions)
 
-    diff = subparsers.add_parser(
-        "diff", help="show what changed between two versions", description="Unified diff of two versions."
+    diff = _deployment_command(
+        subparsers, "diff", "show what changed between two versions", "Unified diff of two versions."
     )
-    diff.add_argument("name")
+    diff.set_defaults(handler=run_diff)
     diff.add_argument("old", help="e.g. v1")
     diff.add_argument("new", help="e.g. v2")
-    add_root(diff)
-    diff.set_defaults(handler=run_diff)
+
+
+def _deployment_command(
+    subparsers: argparse._SubParsersAction, command: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A command about one deployment's versions: ``command NAME [--root DIR]``."""
+    parser = subparsers.add_parser(command, help=summary, description=description)
+    parser.add_argument("name")
+    add_root(parser)
+    return parser
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -96,13 +102,12 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_versions(args: argparse.Namespace) -> int:
-    from ..exceptions import NotFoundError
     from ..jupyter.kernel_commands import format_versions
     from ..versions import store
 
     infos = store.list_versions(args.root, args.name)
     if not infos:
-        raise NotFoundError(f"deployment {args.name!r} has no versions under {store.deployments_dir(args.root)}")
+        raise store.no_versions(args.root, args.name)
     current = store.current_version(args.root, args.name)
     data = {
         "name": args.name,
