@@ -1,6 +1,6 @@
 """``jupyter-deploy predict``: a version's own predictor over a table, in this process, chunked and resumable.
 
-The predictor is imported as the parity check imports it (``batchcheck.load_predictor_class``: the version's
+The predictor is imported as the parity check imports it (``versions.predictor_class``: the version's
 own ``_jd_runtime/`` beside its ``predictor.py``), loaded with ``load()``, and called through ``infer`` (the
 call the server makes) on chunks of ``--batch-size`` rows, each decoded by the version's request codec.
 
@@ -118,7 +118,7 @@ def _require_tables() -> None:
 
 
 def _predictor_class(version_dir: Path, label: str) -> Any:
-    from ..versions.batchcheck import load_predictor_class
+    from ..versions.predictor_class import load_predictor_class
 
     argv = sys.argv
     sys.argv = argv[:1]  # kserve parses sys.argv when imported: our own options are not its business

@@ -16,26 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..notebook.closure import VALUE_NODES
 from .base import CaptureContext
 
 # expression nodes an argument may use: values and arithmetic, never calls
-_ARGUMENT_NODES = (
-    ast.Expression,
-    ast.Constant,
-    ast.Name,
-    ast.Load,
-    ast.Attribute,
-    ast.Subscript,
-    ast.Slice,
-    ast.Tuple,
-    ast.List,
-    ast.Dict,
-    ast.Set,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.operator,
-    ast.unaryop,
-)
+_ARGUMENT_NODES = (ast.Expression, *VALUE_NODES, ast.Subscript, ast.Slice)
 MAX_ARGUMENT_CHARS = 2_000
 _LOCAL_SCOPES = (
     ast.FunctionDef,

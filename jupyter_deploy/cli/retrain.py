@@ -8,6 +8,18 @@ from typing import Any
 
 from .common import add_json, add_root, emit
 
+# ``schedule``'s options for the training pod, named as ``ScheduleRequest``'s fields
+POD_OPTIONS = (
+    "gpu",
+    "gpu_type",
+    "image",
+    "cpu",
+    "memory",
+    "namespace",
+    "workspace_pvc",
+    "mlflow_secret",
+    "service_account",
+)
 GATE_HELP = "promote only if the run passes, e.g. 'val_accuracy >= 0.9' or 'val_loss < current'"
 
 
@@ -21,11 +33,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     retrain.add_argument("notebook", help="the notebook that builds the model")
-    _add_parameters(retrain)
-    retrain.add_argument("--name", help="deployment name (default: the notebook's only deployment)")
-    retrain.add_argument("--promote-if", metavar="EXPR", help=GATE_HELP)
-    retrain.add_argument("--canary", type=int, metavar="P", help="promote as a canary taking P%% of the traffic")
-    retrain.add_argument("--timeout", type=float, metavar="S", help="fail a cell that runs longer than S seconds")
+    _add_run_options(retrain, timeout_help="fail a cell that runs longer than S seconds")
     retrain.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_root(retrain)
     add_json(retrain)
@@ -45,11 +53,7 @@ def register(subparsers: Any) -> None:
     )
     schedule.add_argument("notebook", help="the notebook, relative to the project root (also in the image)")
     schedule.add_argument("--cron", required=True, help="when, in cron syntax, e.g. '0 3 * * *'")
-    schedule.add_argument("--name", help="deployment name (default: the notebook's only deployment)")
-    _add_parameters(schedule)
-    schedule.add_argument("--promote-if", metavar="EXPR", help=GATE_HELP)
-    schedule.add_argument("--canary", type=int, metavar="P", help="promote as a canary taking P%% of the traffic")
-    schedule.add_argument("--timeout", type=float, metavar="S", help="per-cell timeout of the retrain command")
+    _add_run_options(schedule, timeout_help="per-cell timeout of the retrain command")
     schedule.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the training pod")
     schedule.add_argument("--gpu-type", help="GPU product node label (nvidia.com/gpu.product)")
     schedule.add_argument("--image", help="training image (default: deploy.yaml's, else NAME-train:latest)")
@@ -64,7 +68,9 @@ def register(subparsers: Any) -> None:
     schedule.set_defaults(handler=_schedule)
 
 
-def _add_parameters(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, timeout_help: str) -> None:
+    """What a retraining run takes, from ``retrain`` itself or from the CronJob ``schedule`` writes."""
+    parser.add_argument("--name", help="deployment name (default: the notebook's only deployment)")
     parser.add_argument(
         "-p",
         "--parameter",
@@ -75,6 +81,21 @@ def _add_parameters(parser: argparse.ArgumentParser) -> None:
         help="set a parameter of the notebook's 'parameters' cell (repeatable)",
     )
     parser.add_argument("-f", "--parameters-file", metavar="FILE", help="YAML file of parameters (-p wins)")
+    parser.add_argument("--promote-if", metavar="EXPR", help=GATE_HELP)
+    parser.add_argument("--canary", type=int, metavar="P", help="promote as a canary taking P%% of the traffic")
+    parser.add_argument("--timeout", type=float, metavar="S", help=timeout_help)
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options ``_add_run_options`` added, as keyword arguments of ``retrain`` and ``ScheduleRequest``."""
+    return {
+        "name": args.name,
+        "parameters": [tuple(pair) for pair in args.parameter],
+        "parameter_file": args.parameters_file,
+        "promote_if": args.promote_if,
+        "canary": args.canary,
+        "timeout": args.timeout,
+    }
 
 
 def _retrain(args: argparse.Namespace) -> int:
@@ -87,12 +108,7 @@ def _retrain(args: argparse.Namespace) -> int:
         result = retrain(
             args.notebook,
             root=args.root,
-            parameters=[tuple(pair) for pair in args.parameter],
-            parameter_file=args.parameters_file,
-            name=args.name,
-            promote_if=args.promote_if,
-            canary=args.canary,
-            timeout=args.timeout,
+            **_run_options(args),
             progress=not args.no_progress and sys.stderr.isatty(),
             log=log,
         )
@@ -149,21 +165,8 @@ def _schedule(args: argparse.Namespace) -> int:
     request = ScheduleRequest(
         notebook=args.notebook,
         cron=args.cron,
-        name=args.name,
-        parameters=[tuple(pair) for pair in args.parameter],
-        parameter_file=args.parameters_file,
-        promote_if=args.promote_if,
-        canary=args.canary,
-        timeout=args.timeout,
-        gpu=args.gpu,
-        gpu_type=args.gpu_type,
-        image=args.image,
-        cpu=args.cpu,
-        memory=args.memory,
-        namespace=args.namespace,
-        workspace_pvc=args.workspace_pvc,
-        mlflow_secret=args.mlflow_secret,
-        service_account=args.service_account,
+        **_run_options(args),
+        **{option: getattr(args, option) for option in POD_OPTIONS},
     )
     result = write_schedule(args.root, request)
     emit(args, result, f"wrote {result['path']} ({result['schedule']}); listed in {result['kustomization']}")

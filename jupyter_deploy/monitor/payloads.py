@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import MonitorError
+from ..runtime.payload_log import format_problem
 
-FORMATS = ("jsonl", "parquet")
 SUFFIXES = (".jsonl", ".parquet")
 
 
@@ -28,13 +28,9 @@ def log_options(
     """``serve --log-payloads DIR``'s settings, checked here so a bad directory is one line, not a dead server."""
     if directory is None:
         return None
-    if log_format not in FORMATS:
-        raise MonitorError(f"--log-format is one of {', '.join(FORMATS)}, not {log_format!r}")
-    if log_format == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise MonitorError("--log-format parquet needs pyarrow: pip install pyarrow") from None
+    problem = format_problem(log_format)
+    if problem:
+        raise MonitorError(problem)
     path = Path(directory).resolve()
     if path.exists() and not path.is_dir():
         raise MonitorError(f"--log-payloads {directory}: this is a file; give a directory for the payload logs")

@@ -18,11 +18,11 @@ the same data gives the same bytes (no timestamps, deterministic sampling).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import CaptureError
+from ..versions.pipeline import pipeline_roles, run_steps
 
 PROFILE_FILE = "reference_profile.json"
 FORMAT = "jupyter-deploy/reference-profile@1"
@@ -243,7 +243,7 @@ def _predict_reference(deployment: Any, namespace: dict[str, Any], frame: Any) -
 
     from ..runtime.payload_rows import Table, table
 
-    steps = [namespace.get(role) for role in ("preprocess", "predict", "postprocess") if deployment.role(role)]
+    steps = [namespace.get(role) for role in pipeline_roles(deployment)]
     if not steps or any(not callable(step) for step in steps):
         return None, "no predict function in the kernel"
     total = _length(frame) or 0
@@ -253,8 +253,7 @@ def _predict_reference(deployment: Any, namespace: dict[str, Any], frame: Any) -
     try:
         for start in range(0, rows, CHUNK):
             value = sample[start : start + CHUNK] if not hasattr(sample, "iloc") else sample.iloc[start : start + CHUNK]
-            for step in steps:
-                value = _no_grad(step, value)
+            value = run_steps(steps, value)
             part = table(value)
             if part.rows != min(CHUNK, rows - start):
                 return None, "predict does not return one output row per input row"
@@ -270,14 +269,6 @@ def _predict_reference(deployment: Any, namespace: dict[str, Any], frame: Any) -
             np.concatenate(pieces) if not isinstance(pieces[0], list) else [x for piece in pieces for x in piece]
         )
     return Table(parts[0].names, values, rows, parts[0].total_features), f"{rows} rows"
-
-
-def _no_grad(function: Any, value: Any) -> Any:
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return function(value)
-    with torch.inference_mode():
-        return function(value)
 
 
 def _saved_example(directory: Path) -> tuple[Any, Any]:

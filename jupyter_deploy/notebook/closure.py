@@ -22,7 +22,9 @@ from .annotations import python_source
 from .read import Cell, NotebookSource
 
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
-_CONSTANT_NODES = (
+# literals, names and arithmetic, never calls: what a constant expression (here) and an argument of a torch
+# module's constructor call (``capture/torch_build``) may be made of
+VALUE_NODES = (
     ast.Constant,
     ast.Name,
     ast.Attribute,
@@ -33,10 +35,13 @@ _CONSTANT_NODES = (
     ast.Set,
     ast.BinOp,
     ast.UnaryOp,
-    ast.BoolOp,
-    ast.Compare,
     ast.operator,
     ast.unaryop,
+)
+_CONSTANT_NODES = (
+    *VALUE_NODES,
+    ast.BoolOp,
+    ast.Compare,
     ast.boolop,
     ast.cmpop,
     ast.JoinedStr,

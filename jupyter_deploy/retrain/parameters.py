@@ -106,12 +106,7 @@ def convert_text(declared: Declared | None, text: str) -> Any:
             return False
         return text  # rejected by validate() with the expected type named
     if type_name in ("int", "float"):
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                continue
-        return text
+        return _number(text)
     if type_name in ("list", "List", "dict", "Dict", "tuple"):
         import yaml
 
@@ -128,6 +123,11 @@ def _papermill_value(text: str) -> Any:
         return text == "True"
     if text == "None":
         return None
+    return _number(text)
+
+
+def _number(text: str) -> Any:
+    """``text`` as an int, else a float, else unchanged."""
     for kind in (int, float):
         try:
             return kind(text)

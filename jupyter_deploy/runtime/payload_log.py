@@ -95,6 +95,18 @@ def _version_identity(model: Any) -> dict[str, Any]:
     return {key: info.get(key) for key in ("name", "version", "content_hash")}
 
 
+def format_problem(log_format: str) -> str | None:
+    """Why payloads cannot be logged as ``log_format`` here (None: they can); also checked before serving."""
+    if log_format not in FORMATS:
+        return f"--log-format is one of {', '.join(FORMATS)}, not {log_format!r}"
+    if log_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return "--log-format parquet needs pyarrow: pip install pyarrow"
+    return None
+
+
 class PayloadLog:
     """A bounded queue of answered requests and the thread that writes them."""
 
@@ -109,13 +121,9 @@ class PayloadLog:
         rotate_seconds: float = 3600.0,
         queue_size: int = 10_000,
     ) -> None:
-        if log_format not in FORMATS:
-            raise SystemExit(f"jupyter-deploy: --log-format is one of {', '.join(FORMATS)}, not {log_format!r}")
-        if log_format == "parquet":
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise SystemExit("jupyter-deploy: --log-format parquet needs pyarrow: pip install pyarrow") from None
+        problem = format_problem(log_format)
+        if problem:
+            raise SystemExit(f"jupyter-deploy: {problem}")
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:

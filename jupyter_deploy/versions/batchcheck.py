@@ -10,7 +10,6 @@ Run as ``python -m jupyter_deploy.versions.batchcheck VERSION_DIR``; prints one 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 from ..exceptions import OptionsError
 from ..runtime.batchcheck import problem
+from .json_line import ChildFailed, run_json_module
+from .predictor_class import load_predictor_class
 
 
 def batching_requested(options: dict[str, Any]) -> bool:
@@ -30,48 +31,19 @@ def check_batching(version_dir: Path, options: dict[str, Any], timeout: float = 
     if not batching_requested(options):
         return
     version_dir = Path(version_dir).resolve()
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "jupyter_deploy.versions.batchcheck", str(version_dir)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=version_dir,
-            env=env,
-            check=False,
-        )
+        result = run_json_module("jupyter_deploy.versions.batchcheck", [str(version_dir)], version_dir, timeout)
     except subprocess.TimeoutExpired:
         raise OptionsError(f"the batching check did not finish within {timeout:.0f} s", "max_batch_size") from None
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        tail = " | ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
-        raise OptionsError(f"the batching check failed to run the predictor: {tail}", "max_batch_size")
-    result = json.loads(lines[-1])
+    except ChildFailed as failed:
+        tail = " | ".join(failed.tail[-3:])
+        raise OptionsError(f"the batching check failed to run the predictor: {tail}", "max_batch_size") from None
     if not result["ok"]:
         raise OptionsError(
             f"--max-batch-size {options['max_batch_size']}: this predictor cannot batch: {result['detail']}; "
             "make predict return one output row per input row, or drop --max-batch-size",
             "max_batch_size",
         )
-
-
-def load_predictor_class(version_dir: Path) -> Any:
-    """The ``NotebookModel`` subclass defined by ``version_dir/predictor.py`` (imported as ``_jd_predictor``)."""
-    import importlib.util
-
-    # the version's own runtime (``_jd_runtime/``) is imported from beside predictor.py, as when it serves
-    sys.path.insert(0, str(Path(version_dir).resolve()))
-    spec = importlib.util.spec_from_file_location("_jd_predictor", Path(version_dir) / "predictor.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_jd_predictor"] = module
-    spec.loader.exec_module(module)
-    return next(
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and value.__module__ == "_jd_predictor" and hasattr(value, "load_state")
-    )
 
 
 def _main(version_dir: str) -> int:

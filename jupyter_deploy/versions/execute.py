@@ -15,6 +15,7 @@ from typing import Any
 from ..error_wire import rebuild_error
 from ..exceptions import NotebookError
 from ..records import ExportResult
+from .json_line import cell_json_line
 
 KERNEL_NAME = "jupyter-deploy"
 RESULT_MARKER = "__jupyter_deploy_result__"
@@ -142,12 +143,9 @@ def _failing_cell(node: Any) -> str:
 
 
 def _result(cell: Any) -> ExportResult:
-    for output in cell.get("outputs", []):
-        text = output.get("text", "")
-        for line in text.splitlines():
-            if line.startswith(RESULT_MARKER):
-                payload = json.loads(line[len(RESULT_MARKER) :])
-                if "error" in payload:
-                    raise rebuild_error(payload)  # the kernel's error: its class, fields and HTTP status
-                return ExportResult.model_validate(payload["result"])
-    raise NotebookError("the notebook ran but the export cell printed no result")
+    payload = cell_json_line(cell, RESULT_MARKER)
+    if payload is None:
+        raise NotebookError("the notebook ran but the export cell printed no result")
+    if "error" in payload:
+        raise rebuild_error(payload)  # the kernel's error: its class, fields and HTTP status
+    return ExportResult.model_validate(payload["result"])

@@ -139,6 +139,7 @@ def _refuse_live(live: dict, closure: Closure, request: ExportRequest) -> None:
 def _write_live(request: ExportRequest, deployment: Deployment, closure: Closure, live: dict) -> ExportResult:
     from ..capture.torch_module import accepts as is_torch_module
     from ..capture.torch_module import recording_module_inputs
+    from .pipeline import pipeline_roles, run_steps
 
     namespace = request.namespace or {}
     missing = sorted(name for name in live if name not in namespace)
@@ -157,32 +158,10 @@ def _write_live(request: ExportRequest, deployment: Deployment, closure: Closure
         )
     example = namespace["example_input"]
     modules = {name: namespace[name] for name in live if is_torch_module(namespace[name])}
-    pipeline = _pipeline(deployment, namespace)
     with recording_module_inputs(modules) as module_inputs:
-        reference = _call_without_grad(pipeline, example)
+        reference = run_steps([namespace[role] for role in pipeline_roles(deployment)], example)
     captured = {"values": {name: namespace[name] for name in live}, "inputs": module_inputs}
     return _write(request, deployment, closure, captured=captured, example=(example, reference))
-
-
-def _pipeline(deployment: Deployment, namespace: dict[str, Any]) -> Any:
-    steps = [namespace[role] for role in ("preprocess", "predict", "postprocess") if deployment.role(role)]
-
-    def run(value: Any) -> Any:
-        for step in steps:
-            value = step(value)
-        return value
-
-    return run
-
-
-def _call_without_grad(function: Any, value: Any) -> Any:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return function(value)
-    with torch.inference_mode():
-        return function(value)
 
 
 def _write(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..records import Parity
 from ..runtime.compare import compare
+from .json_line import ChildFailed, child_env, child_result
 
 # top-level import -> what the parity process imports early for it (seconds each on a small machine)
 HEAVY_MODULES = {
@@ -29,10 +30,6 @@ HEAVY_MODULES = {
     "lightgbm": ("lightgbm",),
 }
 _warm: subprocess.Popen[str] | None = None
-
-
-def _child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def prewarm(modules: list[str]) -> None:
@@ -49,7 +46,7 @@ def prewarm(modules: list[str]) -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=tempfile.gettempdir(),
-        env=_child_env(),
+        env=child_env(),
     )
 
 
@@ -72,7 +69,7 @@ def run_parity(version_dir: Path, timeout: float = 300) -> Parity:
             stderr=subprocess.PIPE,
             text=True,
             cwd=version_dir,
-            env=_child_env(),
+            env=child_env(),
         )
         given = None
     else:
@@ -84,11 +81,11 @@ def run_parity(version_dir: Path, timeout: float = 300) -> Parity:
         process.communicate()
         return Parity(status="failed", detail=f"the predictor did not answer within {timeout:.0f} s")
     elapsed = round(time.perf_counter() - start, 3)
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if process.returncode != 0 or not lines:
-        tail = (stderr or stdout).strip().splitlines()[-6:]
-        return Parity(status="failed", detail="the predictor failed in a fresh process:\n" + "\n".join(tail))
-    result = Parity.model_validate_json(lines[-1])
+    try:
+        result = Parity.model_validate(child_result(process.returncode, stdout, stderr))
+    except ChildFailed as failed:
+        tail = "\n".join(failed.tail[-6:])
+        return Parity(status="failed", detail=f"the predictor failed in a fresh process:\n{tail}")
     result.seconds = elapsed
     return result
 
@@ -112,7 +109,7 @@ def _wait_for_version(imports: list[str]) -> str | None:
 
 def _main(version_dir: str) -> int:
     from ..runtime.artifacts import load_artifact
-    from .batchcheck import load_predictor_class
+    from .predictor_class import load_predictor_class
 
     directory = Path(version_dir)
     model = load_predictor_class(directory)()

@@ -11,7 +11,6 @@ Run as ``python -m jupyter_deploy.versions.reference SCRIPT ARTIFACTS_DIR``; pri
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import asdict
@@ -22,6 +21,8 @@ from ..capture.base import Saved
 from ..exceptions import ClosureError
 from ..notebook.closure import Closure
 from ..records import Deployment
+from .json_line import ChildFailed, run_json_module
+from .pipeline import run_steps
 
 MARKER = "__jupyter_deploy_reference__"
 
@@ -40,26 +41,16 @@ def run_reference(script_text: str, artifacts: Path, cwd: Path, timeout: float =
     artifacts.mkdir(parents=True, exist_ok=True)
     script = artifacts.parent / "_jd_reference_script.py"
     script.write_text(script_text, encoding="utf-8")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "jupyter_deploy.versions.reference", str(script), str(artifacts)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=cwd,
-            env=env,
-            check=False,
+        data = run_json_module(
+            "jupyter_deploy.versions.reference", [str(script), str(artifacts)], cwd, timeout, marker=MARKER
         )
     except subprocess.TimeoutExpired:
         raise ClosureError(f"the notebook's example did not finish within {timeout:.0f} s") from None
+    except ChildFailed as failed:
+        raise ClosureError(f"running the notebook's code on example_input failed: {failed.tail[-1]}") from None
     finally:
         script.unlink(missing_ok=True)
-    lines = [line[len(MARKER) :] for line in completed.stdout.splitlines() if line.startswith(MARKER)]
-    if completed.returncode != 0 or not lines:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ClosureError(f"running the notebook's code on example_input failed: {tail[0]}")
-    data = json.loads(lines[-1])
     saved = data["example"]
     example = Saved(saved["filename"], saved["arguments"], frozenset(saved["modules"]), frozenset(saved["needs"]))
     return example, data["spec"]
@@ -72,14 +63,9 @@ def _main(script: str, artifacts: str) -> int:
     namespace: dict[str, Any] = {"__name__": "_jd_reference"}
     code = compile(Path(script).read_text(encoding="utf-8"), "notebook", "exec")
     exec(code, namespace)  # the definitions and the example; the pipeline call is last and runs below
-    torch = sys.modules.get("torch")
     run = namespace.pop("_jd_pipeline")
     example = namespace["example_input"]
-    if torch is not None:  # as export runs it in a kernel
-        with torch.inference_mode():
-            output = run(example)
-    else:
-        output = run(example)
+    output = run_steps([run], example)  # as export runs it in a kernel
     context = CaptureContext(directory=Path(artifacts), namespace=namespace)
     saved = capture("example_input", example, context)
     capture("example_output", output, context)
