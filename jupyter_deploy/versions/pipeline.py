@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..records import Deployment
@@ -21,7 +21,7 @@ def pipeline_roles(deployment: Deployment) -> list[str]:
     return [role for role in PIPELINE_ROLES if deployment.role(role)]
 
 
-def run_steps(steps: Iterable[Callable[[Any], Any]], value: Any) -> Any:
+def run_steps(steps: Iterable[Any], value: Any) -> Any:
     """``value`` through ``steps`` in order, without autograd when torch is loaded."""
     torch = sys.modules.get("torch")
     with torch.inference_mode() if torch is not None else contextlib.nullcontext():
