@@ -1,4 +1,4 @@
-"""Deployment options: one table of what exists, and their precedence.
+"""Deployment options: one table of what exists (``OPTIONS``), and their precedence.
 
 Options come from the CLI, then the ``%%deploy`` magic line (recorded in ``version.json``), then
 ``deploy.yaml`` at the project root (``defaults:`` and ``deployments: {NAME: {...}}``), then defaults.
@@ -7,47 +7,76 @@ Options come from the CLI, then the ``%%deploy`` magic line (recorded in ``versi
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .exceptions import OptionsError
 
-# name -> type; a value given as text is converted to that type. ``list`` options may repeat.
-KNOWN_OPTIONS: dict[str, type] = {
-    # serving (runtime)
-    "max_batch_size": int,
-    "max_latency_ms": float,
-    "workers": int,
-    # manifests
-    "gpu": int,
-    "gpu_type": str,
-    "cpu": str,
-    "memory": str,
-    "cpu_limit": str,
-    "memory_limit": str,
-    "shm_size": str,
-    "min_replicas": int,
-    "max_replicas": int,
-    "scale_metric": str,
-    "scale_target": int,
-    "canary": int,
-    "mode": str,
-    "namespace": str,
-    "image": str,
-    "service_account": str,
-    "runtime": str,
-    "storage_uri": str,
-    "batcher": bool,
-    "env_secret": list,
-    "env_configmap": list,
-    "env": list,
-    "toleration": list,
-    "payload_logger": str,
-    "payload_logger_mode": str,
+
+@dataclass(frozen=True)
+class Option:
+    """One deployment option: the type a value given as text converts to (``list`` options repeat), and the
+    help of its ``jupyter-deploy manifests`` flag (None: not a manifests flag)."""
+
+    kind: type
+    manifest_help: str | None = None
+
+
+# every option of the CLI, the magic line and deploy.yaml; ``manifests --help`` lists its flags in this order.
+# ``ManifestOptions`` (cluster/options.py) has one field per option with a ``manifest_help``.
+OPTIONS: dict[str, Option] = {
+    "gpu": Option(int, "number of NVIDIA GPUs per replica (nvidia.com/gpu limit)"),
+    "gpu_type": Option(str, "GPU product: node selector on the nvidia.com/gpu.product label"),
+    "cpu": Option(str, "CPU request, a Kubernetes quantity: 500m, 2 (default 1)"),
+    "memory": Option(str, "memory request: 512Mi, 4Gi (default 2Gi); also the memory limit unless --memory-limit"),
+    "cpu_limit": Option(str, "CPU limit, at least the request (default none)"),
+    "memory_limit": Option(str, "memory limit, at least the request"),
+    "shm_size": Option(str, "size of the /dev/shm memory volume (default 1Gi for GPU torch deployments)"),
+    "min_replicas": Option(int, "minimum replicas (0 scales to zero, Knative only)"),
+    "max_replicas": Option(int, "maximum replicas"),
+    "scale_metric": Option(str, "cpu or memory (Standard); concurrency or rps (Knative)"),
+    "scale_target": Option(int, "target value of the scale metric (a percentage for cpu)"),
+    "canary": Option(
+        int,
+        "P (1-99): send P%% of the traffic to NAME@vN and keep the rest on the version deploy/NAME/ serves "
+        "now. Standard mode writes spec.canary (vN as a named predictor beside the stable one; KServe accepts "
+        "it only with --runtime stock), Knative mode canaryTrafficPercent. End it with --promote",
+    ),
+    "mode": Option(str, "deployment mode: Standard (default) or Knative"),
+    "namespace": Option(str, "namespace (default: default; the dev overlay adds -dev)"),
+    "image": Option(str, "predictor image (default NAME:vN, built from deploy/NAME/Dockerfile)"),
+    "service_account": Option(str, "service account of the predictor pods"),
+    "runtime": Option(
+        str,
+        "predictor (default): the generated predictor image; stock: KServe's own runtime for the captured "
+        "model (huggingface for a transformers save_pretrained model, xgboost, lightgbm), its files laid out "
+        "in deploy/NAME/model/ to upload to --storage-uri (the notebook's predict code does not run there); "
+        "pytorch, mlflow: that model format, files of your own",
+    ),
+    "storage_uri": Option(
+        str,
+        "where KServe downloads the model from, for --runtime stock/pytorch/mlflow: s3://BUCKET/PATH, "
+        "gs://BUCKET/PATH, pvc://CLAIM/PATH, https://HOST/FILE, hf://ORG/MODEL",
+    ),
+    "batcher": Option(bool, "true: put KServe's batcher in front of the predictor"),
+    # also serving options (serve --max-batch-size)
+    "max_batch_size": Option(int, "batcher: largest batch"),
+    "max_latency_ms": Option(float, "batcher: longest wait for a batch, in milliseconds"),
+    "env": Option(list, "VAR=VALUE (plain values only; repeat)"),
+    "env_secret": Option(list, "VAR=SECRET/KEY, or SECRET for all its keys (repeat)"),
+    "env_configmap": Option(list, "VAR=CONFIGMAP/KEY, or CONFIGMAP for all its keys (repeat)"),
+    "toleration": Option(list, "KEY[=VALUE]:EFFECT (repeat); GPU deployments tolerate nvidia.com/gpu already"),
+    "payload_logger": Option(str, "URL that KServe's payload logger sends requests/responses to (CloudEvents)"),
+    "payload_logger_mode": Option(str, "what the payload logger sends: all (default), request or response"),
+    # serving only
+    "workers": Option(int),
     # export
-    "requirement": list,
-    "artifact": list,
+    "requirement": Option(list),
+    "artifact": Option(list),
 }
+KNOWN_OPTIONS: dict[str, type] = {name: option.kind for name, option in OPTIONS.items()}
+MANIFEST_OPTIONS: dict[str, Option] = {name: option for name, option in OPTIONS.items() if option.manifest_help}
 
 
 def option_flag(name: str) -> str:

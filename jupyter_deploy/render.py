@@ -1,10 +1,17 @@
-"""The Jinja environment over ``templates/``: predictor modules and manifests are rendered through it."""
+"""The Jinja environment over ``templates/``: predictor modules and manifests are rendered through it.
+
+One environment for every template, with two filters: ``pyliteral`` (Python source) and ``yq`` (a YAML scalar).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+PLAIN_SCALAR = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+=-]*$")
 
 
 def template_dir() -> Path:
@@ -28,6 +35,7 @@ def environment() -> Any:
         autoescape=False,
     )
     env.filters["pyliteral"] = pyliteral
+    env.filters["yq"] = yaml_scalar
     return env
 
 
@@ -37,8 +45,6 @@ def render(template: str, **context: Any) -> str:
 
 def pyliteral(value: Any) -> str:
     """A Python literal with double-quoted strings (what formatters and linters expect)."""
-    import json
-
     if value is None or isinstance(value, bool):
         return repr(value)
     if isinstance(value, str):
@@ -50,3 +56,15 @@ def pyliteral(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{pyliteral(k)}: {pyliteral(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} as a literal")
+
+
+def yaml_scalar(value: Any) -> str:
+    """``value`` as a YAML scalar: plain when YAML reads it back as the same string, else double-quoted."""
+    import yaml
+
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return json.dumps(value)
+    text = str(value)
+    if PLAIN_SCALAR.match(text) and not text.endswith(":") and yaml.safe_load(text) == text:
+        return text
+    return json.dumps(text)

@@ -8,54 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster.report import applied_lines, dropped_warning, status_details, status_headline
+from ..project import MANIFEST_OPTIONS, convert, option_flag
 from .common import add_json, add_root, emit
-
-# option -> (argparse type, help); list options repeat
-MANIFEST_FLAGS: dict[str, tuple[Any, str]] = {
-    "gpu": (str, "number of NVIDIA GPUs per replica (nvidia.com/gpu limit)"),
-    "gpu_type": (str, "GPU product: node selector on the nvidia.com/gpu.product label"),
-    "cpu": (str, "CPU request, a Kubernetes quantity: 500m, 2 (default 1)"),
-    "memory": (str, "memory request: 512Mi, 4Gi (default 2Gi); also the memory limit unless --memory-limit"),
-    "cpu_limit": (str, "CPU limit, at least the request (default none)"),
-    "memory_limit": (str, "memory limit, at least the request"),
-    "shm_size": (str, "size of the /dev/shm memory volume (default 1Gi for GPU torch deployments)"),
-    "min_replicas": (str, "minimum replicas (0 scales to zero, Knative only)"),
-    "max_replicas": (str, "maximum replicas"),
-    "scale_metric": (str, "cpu or memory (Standard); concurrency or rps (Knative)"),
-    "scale_target": (str, "target value of the scale metric (a percentage for cpu)"),
-    "canary": (
-        str,
-        "P (1-99): send P%% of the traffic to NAME@vN and keep the rest on the version deploy/NAME/ serves "
-        "now. Standard mode writes spec.canary (vN as a named predictor beside the stable one; KServe accepts "
-        "it only with --runtime stock), Knative mode canaryTrafficPercent. End it with --promote",
-    ),
-    "mode": (str, "deployment mode: Standard (default) or Knative"),
-    "namespace": (str, "namespace (default: default; the dev overlay adds -dev)"),
-    "image": (str, "predictor image (default NAME:vN, built from deploy/NAME/Dockerfile)"),
-    "service_account": (str, "service account of the predictor pods"),
-    "runtime": (
-        str,
-        "predictor (default): the generated predictor image; stock: KServe's own runtime for the captured "
-        "model (huggingface for a transformers save_pretrained model, xgboost, lightgbm), its files laid out "
-        "in deploy/NAME/model/ to upload to --storage-uri (the notebook's predict code does not run there); "
-        "pytorch, mlflow: that model format, files of your own",
-    ),
-    "storage_uri": (
-        str,
-        "where KServe downloads the model from, for --runtime stock/pytorch/mlflow: s3://BUCKET/PATH, "
-        "gs://BUCKET/PATH, pvc://CLAIM/PATH, https://HOST/FILE, hf://ORG/MODEL",
-    ),
-    "batcher": (str, "true: put KServe's batcher in front of the predictor"),
-    "max_batch_size": (str, "batcher: largest batch"),
-    "max_latency_ms": (str, "batcher: longest wait for a batch, in milliseconds"),
-    "env": (str, "VAR=VALUE (plain values only; repeat)"),
-    "env_secret": (str, "VAR=SECRET/KEY, or SECRET for all its keys (repeat)"),
-    "env_configmap": (str, "VAR=CONFIGMAP/KEY, or CONFIGMAP for all its keys (repeat)"),
-    "toleration": (str, "KEY[=VALUE]:EFFECT (repeat); GPU deployments tolerate nvidia.com/gpu already"),
-    "payload_logger": (str, "URL that KServe's payload logger sends requests/responses to (CloudEvents)"),
-    "payload_logger_mode": (str, "what the payload logger sends: all (default), request or response"),
-}
-LIST_FLAGS = {"env", "env_secret", "env_configmap", "toleration"}
 
 
 def _cluster_options(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
@@ -63,6 +17,17 @@ def _cluster_options(parser: argparse.ArgumentParser, namespace: bool = True) ->
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     if namespace:
         parser.add_argument("--namespace", "-n", help="namespace (default: the manifest's)")
+
+
+def _manifest_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per manifest option of the table; values stay text here and ``convert`` types them."""
+    for option, spec in MANIFEST_OPTIONS.items():
+        if spec.kind is list:
+            parser.add_argument(option_flag(option), dest=option, action="append", help=spec.manifest_help)
+        elif spec.kind is bool:  # --batcher alone means true
+            parser.add_argument(option_flag(option), dest=option, nargs="?", const="true", help=spec.manifest_help)
+        else:
+            parser.add_argument(option_flag(option), dest=option, help=spec.manifest_help)
 
 
 def register(subparsers: Any) -> None:
@@ -75,14 +40,7 @@ def register(subparsers: Any) -> None:
         "deploy/NAME/ serves now and vN; NAME --promote then makes vN the only version (and CURRENT).",
     )
     manifests.add_argument("spec", metavar="NAME[@vN]")
-    for option, (kind, text) in MANIFEST_FLAGS.items():
-        flag = "--" + option.replace("_", "-")
-        if option in LIST_FLAGS:
-            manifests.add_argument(flag, dest=option, type=kind, action="append", help=text)
-        elif option == "batcher":
-            manifests.add_argument(flag, dest=option, nargs="?", const="true", help=text)
-        else:
-            manifests.add_argument(flag, dest=option, type=kind, help=text)
+    _manifest_flags(manifests)
     manifests.add_argument(
         "--promote",
         action="store_true",
@@ -133,10 +91,8 @@ def register(subparsers: Any) -> None:
 
 def cli_options(args: argparse.Namespace) -> dict[str, Any]:
     """The manifest options given on the command line, converted to their declared types."""
-    from ..project import convert
-
     options: dict[str, Any] = {}
-    for option in MANIFEST_FLAGS:
+    for option in MANIFEST_OPTIONS:
         value = getattr(args, option, None)
         if value is not None:
             options[option] = convert(option, value)

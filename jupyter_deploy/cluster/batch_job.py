@@ -13,13 +13,12 @@ the base must not re-run it). Indexed Jobs need Kubernetes 1.24 (GA; 1.21-1.23 w
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..exceptions import OptionsError, ValidationError
+from ..files import write_atomic
+from .rules import is_dns_subdomain
 
 JOB_FILE = "batch-job.yaml"
 TEMPLATE = "manifests/batch-job.yaml.j2"
@@ -28,11 +27,10 @@ MAX_PARALLELISM = 1000
 PVC_ROOT = "/mnt/pvc"
 STORE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "file")
 REFUSED_OPTIONS = ("canary", "storage_uri")
-_CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def job_path(root: str | Path, name: str) -> Path:
-    from .manifests import deploy_dir
+    from .layout import deploy_dir
 
     return deploy_dir(root, name) / JOB_FILE
 
@@ -42,7 +40,7 @@ def place(uri: str, what: str) -> tuple[str, str | None]:
     scheme, separator, rest = uri.partition("://")
     if separator and scheme == "pvc":
         claim, _, path = rest.partition("/")
-        if not (_CLAIM.match(claim) and len(claim) <= 253):
+        if not is_dns_subdomain(claim):
             raise OptionsError(f"--{what} {uri}: {claim!r} is not a PersistentVolumeClaim name", what)
         return str(PurePosixPath(PVC_ROOT, claim, path)), claim
     if separator and scheme in STORE_SCHEMES and rest:
@@ -62,9 +60,9 @@ def render_batch_job(
     """Check everything and render the Job: (version info, YAML text, the parsed object, notes for the user)."""
     import yaml
 
-    from ..render import environment
-    from .manifests import predictor_context, yaml_scalar
+    from ..render import render
     from .plan import plan
+    from .rendering import predictor_context
     from .validate import validate_document
 
     given = [option for option in REFUSED_OPTIONS if cli_options.get(option) is not None]
@@ -111,9 +109,7 @@ def render_batch_job(
         "mounts": mounts,
         "claims": claims,
     }
-    env = environment().overlay()
-    env.filters["yq"] = yaml_scalar
-    text = env.get_template(TEMPLATE).render(**context)
+    text = render(TEMPLATE, **context)
     document = yaml.safe_load(text)
     problems = validate_document(document, JOB_FILE, KUBERNETES_VERSION)
     if problems:
@@ -127,7 +123,9 @@ def render_batch_job(
 
 def _notes(info: Any, options: Any) -> list[str]:
     """What the user must still see to: the image's batch dependencies."""
-    names = {re.split(r"[=<>!~\[ ;]", line.strip(), maxsplit=1)[0].lower() for line in info.requirements}
+    from .rendering import requirement_names
+
+    names = requirement_names(info.requirements)
     missing = [name for name in ("pandas", "pyarrow") if name not in names]
     if not missing or options.image:
         return []
@@ -144,13 +142,9 @@ def write_batch_job(
     """Write ``deploy/NAME/batch-job.yaml`` (validated first; nothing is written when anything is wrong)."""
     info, text, document, notes = render_batch_job(root, spec, cli_options, input_uri, output_uri, parallelism)
     path = job_path(root, info.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     changed = not path.is_file() or path.read_text(encoding="utf-8") != text
     if changed:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
+        write_atomic(path, text)
     return {
         "name": info.name,
         "version": info.version,

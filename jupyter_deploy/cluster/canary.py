@@ -124,7 +124,7 @@ def canary_precheck(root: str | Path, name: str, percent: int) -> None:
     runtime KServe accepts a canary for (options from deploy.yaml and the deployed version's magic line)."""
     from ..project import resolve_options
     from ..versions.store import read_info, version_path
-    from .manifests import isvc_path
+    from .layout import isvc_path
     from .options import RUNTIME_ALIASES
 
     current = deployed(isvc_path(root, name))

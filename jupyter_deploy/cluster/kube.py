@@ -222,7 +222,7 @@ def deployment_documents(root: str | Path, name: str) -> list[dict[str, Any]]:
     """The objects of ``deploy/NAME/base/``, in the order its ``kustomization.yaml`` lists them."""
     import yaml
 
-    from .manifests import KUSTOMIZATION, base_dir
+    from .layout import KUSTOMIZATION, base_dir
 
     base = base_dir(root, name)
     kustomization = base / KUSTOMIZATION
@@ -261,7 +261,7 @@ def apply(
 
     ``validate=False`` sends the files as they are; fields the server drops are still reported.
     """
-    from .manifests import base_dir
+    from .layout import base_dir
     from .validate import validate_path
 
     documents = deployment_documents(root, name)

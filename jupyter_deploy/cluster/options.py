@@ -2,48 +2,43 @@
 
 ``manifest_options(name, options)`` turns the merged options (CLI > magic line > ``deploy.yaml``) into a
 ``ManifestOptions``; a wrong value raises ``OptionsError`` with one line naming the flag to fix. Secrets are
-only ever references (``VAR=SECRET/KEY``): a literal value where a reference is required is refused.
+only ever references (``VAR=SECRET/KEY``): a literal value where a reference is required is refused. The
+rules for single values (names, quantities, canary share, storage URIs) live in ``rules``; which options
+exist, their types and flags, in ``jupyter_deploy.project.OPTIONS``.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..exceptions import OptionsError
+from .rules import (
+    DNS1123_SUBDOMAIN,
+    ENV_NAME,
+    canary_problem,
+    is_deployment_name,
+    is_dns_label,
+    is_dns_subdomain,
+    is_label_value,
+    looks_secret,
+    quantity_problem,
+    quantity_value,
+    storage_uri_problem,
+)
 
-# Kubernetes naming rules (apimachinery/pkg/util/validation)
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-ISVC_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # KServe's webhook: starts with a letter
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-# the CRD's own quantity pattern (resource.Quantity): 500m, 2, 4Gi, 1e3, 1.5G
-QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(\d+(\.\d*)?|\.\d+)))?$")
-BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-# a canary takes part of the traffic, never none or all of it (0 and 100 are no split): one rule everywhere
-CANARY_MIN, CANARY_MAX = 1, 99
 IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-zA-Z0-9_]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$")  # S3 and GCS bucket names
-BUCKET_SCHEMES = ("s3", "gs")
-HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-# KServe's storage initializer (pkg/constants SupportedStorageURIPrefixList) plus plain local paths
-STORAGE_SCHEMES = ("gs", "s3", "pvc", "file", "https", "http", "hdfs", "webhdfs", "oci", "hf")
 SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
 HPA_METRICS = ("cpu", "memory")
+MODES = ("Standard", "Knative")
 # predictor: our image (default; "custom" is its old name); stock: KServe's own runtime for the captured
 # model kind (manifest_stock.py); pytorch, mlflow: a model format named by hand, with --storage-uri
 RUNTIMES = ("predictor", "stock", "pytorch", "mlflow")
 RUNTIME_ALIASES = {"custom": "predictor"}
-# env names that hold credentials (by their words: HF_TOKEN yes, TOKENIZERS_PARALLELISM no)
-SECRET_WORDS = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PASSPHRASE"}
-SECRET_PAIRS = {("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY"), ("AUTH", "KEY")}
 GPU_RESOURCE = "nvidia.com/gpu"
 # KServe's payload logger (spec.predictor.logger): the CRD's mode enum, and a URL it can post CloudEvents to
 LOGGER_MODES = ("all", "request", "response")
@@ -68,6 +63,96 @@ class Toleration(BaseModel):
     operator: Literal["Exists", "Equal"]
     value: str | None = None
     effect: str
+
+
+def parse_env_ref(item: str) -> EnvFromRef:
+    """``VAR=NAME/KEY`` (one key) or ``NAME`` (every key, as envFrom). A literal value is refused."""
+    var, sep, reference = item.partition("=")
+    if not sep:
+        if not DNS1123_SUBDOMAIN.match(item):
+            raise ValueError(f"{item!r} is not VAR=NAME/KEY or the name of a Secret/ConfigMap")
+        return EnvFromRef(var=None, source=item, key=None)
+    source, slash, key = reference.partition("/")
+    if not ENV_NAME.match(var):
+        raise ValueError(f"{var!r} is not a valid environment variable name")
+    if not slash or not key or not DNS1123_SUBDOMAIN.match(source) or not re.match(r"^[-._a-zA-Z0-9]+$", key):
+        raise ValueError(
+            f"{var}=... is not a reference: write {var}=NAME/KEY (the value itself never goes into a manifest)"
+        )
+    return EnvFromRef(var=var, source=source, key=key)
+
+
+def parse_toleration(item: str) -> Toleration:
+    """``KEY[=VALUE]:EFFECT`` as in ``kubectl taint`` (``nvidia.com/gpu:NoSchedule``)."""
+    spec, sep, effect = item.rpartition(":")
+    if not sep or effect not in TAINT_EFFECTS:
+        raise ValueError(f"{item!r} is not KEY[=VALUE]:EFFECT with EFFECT one of {', '.join(TAINT_EFFECTS)}")
+    key, equals, value = spec.partition("=")
+    if not key:
+        raise ValueError(f"{item!r} has no taint key")
+    if equals:
+        return Toleration(key=key, operator="Equal", value=value, effect=effect)
+    return Toleration(key=key, operator="Exists", effect=effect)
+
+
+def _env_problem(item: str) -> str | None:
+    var, sep, _ = item.partition("=")
+    if not sep or not ENV_NAME.match(var):
+        return f"{item!r} is not VAR=VALUE"
+    if looks_secret(var):
+        return (
+            f"{var} looks like a credential: a literal value would be committed in the manifest; "
+            f"store it in a Secret and pass --env-secret {var}=SECRET_NAME/KEY"
+        )
+    return None
+
+
+def _parses(parse: Callable[[str], Any]) -> Callable[[str], str | None]:
+    """A check from a parser that raises ``ValueError`` with the problem."""
+
+    def check(item: str) -> None:
+        parse(item)
+
+    return check
+
+
+def _holds(test: Callable[[str], Any], message: str) -> Callable[[str], str | None]:
+    """A check from a predicate; ``message`` formats ``{value!r}``."""
+    return lambda value: None if test(value) else message.format(value=value)
+
+
+# field -> why one value (one item of a list option) is wrong, None when it is right
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "name": _holds(
+        is_deployment_name,
+        "{value!r} is not a valid InferenceService name: lower-case letters, digits and '-', "
+        "starting with a letter, at most 63 characters (e.g. 'churn' or 'churn-v2')",
+    ),
+    "gpu_type": _holds(is_label_value, f"{{value!r}} is not a valid label value (the {GPU_PRODUCT_LABEL} node label)"),
+    **dict.fromkeys(("cpu", "memory", "cpu_limit", "memory_limit", "shm_size"), quantity_problem),
+    "canary": canary_problem,
+    "scale_metric": _holds(
+        SCALE_METRICS.__contains__, f"{{value!r}} is not one of KServe's scale metrics: {', '.join(SCALE_METRICS)}"
+    ),
+    "mode": _holds(MODES.__contains__, "{value!r} is not a deployment mode: use Standard or Knative"),
+    "namespace": _holds(is_dns_label, "{value!r} is not a valid namespace (lower-case letters, digits, '-')"),
+    "service_account": _holds(is_dns_subdomain, "{value!r} is not a valid service account name"),
+    "image": _holds(IMAGE.match, "{value!r} is not an image reference (e.g. registry.example.com/team/churn:v3)"),
+    "runtime": _holds(RUNTIMES.__contains__, f"{{value!r}} is not a runtime: use {', '.join(RUNTIMES)}"),
+    "storage_uri": storage_uri_problem,
+    "env": _env_problem,
+    "env_secret": _parses(parse_env_ref),
+    "env_configmap": _parses(parse_env_ref),
+    "toleration": _parses(parse_toleration),
+    "payload_logger": _holds(
+        LOGGER_URL.match,
+        "{value!r} is not a URL KServe's payload logger can post to: http(s)://HOST[:PORT][/PATH] "
+        "(e.g. http://broker-ingress.knative-eventing.svc.cluster.local/NAMESPACE/default)",
+    ),
+    "payload_logger_mode": _holds(
+        LOGGER_MODES.__contains__, f"{{value!r}} is not a payload logger mode: use {', '.join(LOGGER_MODES)}"
+    ),
+}
 
 
 class ManifestOptions(BaseModel):
@@ -104,135 +189,20 @@ class ManifestOptions(BaseModel):
     payload_logger: str | None = None
     payload_logger_mode: str | None = None
 
-    @field_validator("name")
+    @field_validator("runtime", mode="before")
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not ISVC_NAME.match(value) or len(value) > 63:
-            raise ValueError(
-                f"{value!r} is not a valid InferenceService name: lower-case letters, digits and '-', "
-                "starting with a letter, at most 63 characters (e.g. 'churn' or 'churn-v2')"
-            )
-        return value
+    def _runtime_alias(cls, value: Any) -> Any:
+        return RUNTIME_ALIASES.get(value, value) if isinstance(value, str) else value
 
-    @field_validator("gpu_type")
+    @field_validator(*_CHECKS)
     @classmethod
-    def _gpu_type(cls, value: str | None) -> str | None:
-        if value is not None and (not LABEL_VALUE.match(value) or len(value) > 63):
-            raise ValueError(f"{value!r} is not a valid label value (the {GPU_PRODUCT_LABEL} node label)")
-        return value
-
-    @field_validator("cpu", "memory", "cpu_limit", "memory_limit", "shm_size")
-    @classmethod
-    def _quantity(cls, value: str | None) -> str | None:
-        problem = None if value is None else quantity_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("canary")
-    @classmethod
-    def _canary(cls, value: int | None) -> int | None:
-        problem = None if value is None else canary_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("scale_metric")
-    @classmethod
-    def _scale_metric(cls, value: str | None) -> str | None:
-        if value is not None and value not in SCALE_METRICS:
-            raise ValueError(f"{value!r} is not one of KServe's scale metrics: {', '.join(SCALE_METRICS)}")
-        return value
-
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, value: str) -> str:
-        if value not in ("Standard", "Knative"):
-            raise ValueError(f"{value!r} is not a deployment mode: use Standard or Knative")
-        return value
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        if not DNS1123_LABEL.match(value) or len(value) > 63:
-            raise ValueError(f"{value!r} is not a valid namespace (lower-case letters, digits, '-')")
-        return value
-
-    @field_validator("service_account")
-    @classmethod
-    def _service_account(cls, value: str | None) -> str | None:
-        if value is not None and (not DNS1123_SUBDOMAIN.match(value) or len(value) > 253):
-            raise ValueError(f"{value!r} is not a valid service account name")
-        return value
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        if value is not None and not IMAGE.match(value):
-            raise ValueError(f"{value!r} is not an image reference (e.g. registry.example.com/team/churn:v3)")
-        return value
-
-    @field_validator("runtime")
-    @classmethod
-    def _runtime(cls, value: str) -> str:
-        value = RUNTIME_ALIASES.get(value, value)
-        if value not in RUNTIMES:
-            raise ValueError(f"{value!r} is not a runtime: use {', '.join(RUNTIMES)}")
-        return value
-
-    @field_validator("storage_uri")
-    @classmethod
-    def _storage_uri(cls, value: str | None) -> str | None:
-        if value is not None:
-            problem = storage_uri_problem(value)
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        check = _CHECKS[str(info.field_name)]
+        for item in value if isinstance(value, list) else [value]:
+            problem = None if item is None else check(item)
             if problem:
                 raise ValueError(problem)
         return value
-
-    @field_validator("env")
-    @classmethod
-    def _env(cls, values: list[str]) -> list[str]:
-        for item in values:
-            var, sep, _ = item.partition("=")
-            if not sep or not ENV_NAME.match(var):
-                raise ValueError(f"{item!r} is not VAR=VALUE")
-            if looks_secret(var):
-                raise ValueError(
-                    f"{var} looks like a credential: a literal value would be committed in the manifest; "
-                    f"store it in a Secret and pass --env-secret {var}=SECRET_NAME/KEY"
-                )
-        return values
-
-    @field_validator("env_secret", "env_configmap")
-    @classmethod
-    def _env_refs(cls, values: list[str]) -> list[str]:
-        for item in values:
-            parse_env_ref(item)
-        return values
-
-    @field_validator("payload_logger")
-    @classmethod
-    def _payload_logger(cls, value: str | None) -> str | None:
-        if value is not None and not LOGGER_URL.match(value):
-            raise ValueError(
-                f"{value!r} is not a URL KServe's payload logger can post to: http(s)://HOST[:PORT][/PATH] "
-                "(e.g. http://broker-ingress.knative-eventing.svc.cluster.local/NAMESPACE/default)"
-            )
-        return value
-
-    @field_validator("payload_logger_mode")
-    @classmethod
-    def _payload_logger_mode(cls, value: str | None) -> str | None:
-        if value is not None and value not in LOGGER_MODES:
-            raise ValueError(f"{value!r} is not a payload logger mode: use {', '.join(LOGGER_MODES)}")
-        return value
-
-    @field_validator("toleration")
-    @classmethod
-    def _tolerations(cls, values: list[str]) -> list[str]:
-        for item in values:
-            parse_toleration(item)
-        return values
 
     @model_validator(mode="after")
     def _together(self) -> ManifestOptions:
@@ -294,99 +264,6 @@ class ManifestOptions(BaseModel):
         if self.gpu > 0 and not any(item.key == GPU_RESOURCE for item in found):
             found.insert(0, Toleration(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule"))
         return found
-
-
-def looks_secret(variable: str) -> bool:
-    """Whether an environment variable's name says it holds a credential (its value needs a Secret)."""
-    words = [word for word in re.split(r"[_.\-]+", variable.upper()) if word]
-    return bool(SECRET_WORDS.intersection(words)) or any(pair in SECRET_PAIRS for pair in itertools.pairwise(words))
-
-
-def quantity_problem(value: str) -> str | None:
-    """Why ``value`` is no CPU/memory amount Kubernetes accepts (None when it is one): a quantity, not negative."""
-    if not QUANTITY.match(value):
-        return f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"
-    if quantity_value(value) < 0:
-        return f"{value!r} is negative: Kubernetes refuses negative resource amounts"
-    return None
-
-
-def quantity_value(value: str) -> Decimal:
-    """The number a quantity stands for (``500m`` -> 0.5, ``2Gi`` -> 2147483648); ``value`` must match QUANTITY."""
-    match = re.match(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(.*)$", value)
-    if match is None:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
-    number, suffix = Decimal(match.group(1)), match.group(2)
-    if suffix in BINARY_SUFFIXES:
-        return number * BINARY_SUFFIXES[suffix]
-    if suffix in DECIMAL_SUFFIXES:
-        return number.scaleb(DECIMAL_SUFFIXES[suffix])
-    return number * Decimal(10) ** Decimal(suffix[1:])  # e3, E-2: an exponent
-
-
-def canary_problem(percent: int) -> str | None:
-    """Why ``percent`` is no canary share (None when it is one): the one range rule of the package."""
-    if isinstance(percent, bool) or not isinstance(percent, int) or not CANARY_MIN <= percent <= CANARY_MAX:
-        return (
-            f"{percent!r} is not a canary share: give the new version's percent of the traffic, "
-            f"{CANARY_MIN} to {CANARY_MAX}"
-        )
-    return None
-
-
-def storage_uri_problem(uri: str) -> str | None:
-    """Why KServe's storage initializer would refuse ``uri`` (None when it is fine)."""
-    if not uri or any(char.isspace() for char in uri):
-        return f"{uri!r} is not a storage URI (empty, or it has spaces)"
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return None if uri.startswith(("/", "./")) else f"{uri!r} has no scheme: use one of " + _schemes()
-    if scheme not in STORAGE_SCHEMES:
-        return f"storage URI scheme {scheme!r} is not supported by KServe: use one of {_schemes()}"
-    host = rest.split("/", 1)[0]
-    if "@" in host:
-        return f"{uri!r} carries credentials; give them to KServe through a service account and Secret"
-    if scheme in BUCKET_SCHEMES and not BUCKET.match(host):
-        return f"{uri!r} names no bucket: write {scheme}://BUCKET/PATH"
-    if scheme == "pvc" and not (DNS1123_SUBDOMAIN.match(host) and len(host) <= 253):
-        return f"{uri!r} names no PersistentVolumeClaim: write pvc://CLAIM_NAME/PATH"
-    if scheme in ("http", "https") and not HOST.match(host):
-        return f"{uri!r} names no host: write {scheme}://HOST/PATH"
-    return None
-
-
-def _schemes() -> str:
-    return ", ".join(f"{scheme}://" for scheme in STORAGE_SCHEMES)
-
-
-def parse_env_ref(item: str) -> EnvFromRef:
-    """``VAR=NAME/KEY`` (one key) or ``NAME`` (every key, as envFrom). A literal value is refused."""
-    var, sep, reference = item.partition("=")
-    if not sep:
-        if not DNS1123_SUBDOMAIN.match(item):
-            raise ValueError(f"{item!r} is not VAR=NAME/KEY or the name of a Secret/ConfigMap")
-        return EnvFromRef(var=None, source=item, key=None)
-    source, slash, key = reference.partition("/")
-    if not ENV_NAME.match(var):
-        raise ValueError(f"{var!r} is not a valid environment variable name")
-    if not slash or not key or not DNS1123_SUBDOMAIN.match(source) or not re.match(r"^[-._a-zA-Z0-9]+$", key):
-        raise ValueError(
-            f"{var}=... is not a reference: write {var}=NAME/KEY (the value itself never goes into a manifest)"
-        )
-    return EnvFromRef(var=var, source=source, key=key)
-
-
-def parse_toleration(item: str) -> Toleration:
-    """``KEY[=VALUE]:EFFECT`` as in ``kubectl taint`` (``nvidia.com/gpu:NoSchedule``)."""
-    spec, sep, effect = item.rpartition(":")
-    if not sep or effect not in TAINT_EFFECTS:
-        raise ValueError(f"{item!r} is not KEY[=VALUE]:EFFECT with EFFECT one of {', '.join(TAINT_EFFECTS)}")
-    key, equals, value = spec.partition("=")
-    if not key:
-        raise ValueError(f"{item!r} has no taint key")
-    if equals:
-        return Toleration(key=key, operator="Equal", value=value, effect=effect)
-    return Toleration(key=key, operator="Exists", effect=effect)
 
 
 def manifest_options(name: str, options: dict[str, Any]) -> ManifestOptions:

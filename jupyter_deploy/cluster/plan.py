@@ -40,7 +40,7 @@ def plan(
     from ..project import resolve_options
     from ..versions.store import read_info, resolve, version_path
     from .canary import deployed, promoted_version, stable_version, standard_canary_problem
-    from .manifests import isvc_path
+    from .layout import isvc_path
     from .stock import stock_model, storage_uri_fit_problem
 
     cli = dict(cli_options or {})

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..exceptions import OptionsError, ParameterError, ValidationError
-from .options import canary_problem, quantity_problem
+from ..files import write_atomic
+from ..render import render
+from .rules import canary_problem, is_dns_label, quantity_problem
 
 CRONJOB_FILE = "retrain-cronjob.yaml"
 TEMPLATE = "manifests/retrain-cronjob.yaml.j2"
@@ -33,7 +32,6 @@ OPTIONAL_SECRET_KEYS = (
     ("MLFLOW_TRACKING_TOKEN", "token"),
 )
 _MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass
@@ -142,11 +140,9 @@ def render_cronjob(root: str | Path, request: ScheduleRequest) -> tuple[str, str
     """Check the request and render the CronJob: (deployment name, YAML text, the parsed object)."""
     import yaml
 
-    from ..render import environment
     from ..retrain.gate import parse_gate
     from ..retrain.parameters import resolve_parameters
     from ..retrain.run import _deployment
-    from .manifests import yaml_scalar
     from .options import GPU_PRODUCT_LABEL, GPU_RESOURCE
 
     root = Path(root).resolve()
@@ -184,9 +180,7 @@ def render_cronjob(root: str | Path, request: ScheduleRequest) -> tuple[str, str
         "shm": "2Gi" if request.gpu else "512Mi",
         "pvc": request.workspace_pvc or f"{name}-workspace",
     }
-    env = environment().overlay()
-    env.filters["yq"] = yaml_scalar
-    text = env.get_template(TEMPLATE).render(**context)
+    text = render(TEMPLATE, **context)
     document = yaml.safe_load(text)
     _validate(document)
     return name, text, document
@@ -194,11 +188,11 @@ def render_cronjob(root: str | Path, request: ScheduleRequest) -> tuple[str, str
 
 def write_schedule(root: str | Path, request: ScheduleRequest) -> dict[str, Any]:
     """Write ``deploy/NAME/base/retrain-cronjob.yaml`` and list it in the kustomization."""
-    from .manifests import add_to_kustomization, base_dir
+    from .layout import KUSTOMIZATION, add_to_kustomization, base_dir
 
     name, text, document = render_cronjob(root, request)
     directory = base_dir(root, name)
-    kustomization = directory / "kustomization.yaml"
+    kustomization = directory / KUSTOMIZATION
     if not kustomization.is_file():
         from ..exceptions import NotFoundError
 
@@ -208,7 +202,7 @@ def write_schedule(root: str | Path, request: ScheduleRequest) -> dict[str, Any]
     path = directory / CRONJOB_FILE
     image_files = render_training_image(root, request, name)
     for relative, content in [*image_files.items(), (path.relative_to(directory.parent).as_posix(), text)]:
-        _write_atomic(directory.parent / relative, content)
+        write_atomic(directory.parent / relative, content)
     add_to_kustomization(directory.parent, CRONJOB_FILE)
     return {
         "name": name,
@@ -220,23 +214,14 @@ def write_schedule(root: str | Path, request: ScheduleRequest) -> dict[str, Any]
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    os.replace(temp, path)
-
-
 def render_training_image(root: str | Path, request: ScheduleRequest, name: str) -> dict[str, str]:
     """``train/Dockerfile`` and ``train/requirements.txt`` (relative to ``deploy/NAME/``): the image the
     CronJob runs: the notebook's own imports pinned, then this tool by its distribution name."""
     from .. import DISTRIBUTION, __version__
     from ..notebook.annotations import python_source
     from ..notebook.read import read_notebook
-    from ..render import environment
     from ..versions.requirements import imported_modules, pin_modules
-    from .manifests import CUDA_BASE, PYTHON_VERSION, TORCH_INDEX, UID
+    from .rendering import CUDA_BASE, PYTHON_VERSION, TORCH_INDEX, UID
 
     root = Path(root).resolve()
     notebook = _relative_to_root(request.notebook, root, "the notebook")
@@ -256,7 +241,7 @@ def render_training_image(root: str | Path, request: ScheduleRequest, name: str)
         "uid": 1000 if UID is None else UID,
         "workdir": WORKDIR,
     }
-    dockerfile = environment().get_template(TRAIN_DOCKERFILE).render(**context)
+    dockerfile = render(TRAIN_DOCKERFILE, **context)
     return {"train/Dockerfile": dockerfile, "train/requirements.txt": "\n".join(requirements) + "\n"}
 
 
@@ -272,7 +257,7 @@ def _check(request: ScheduleRequest) -> None:
         ("--mlflow-secret", request.mlflow_secret),
     ]
     for option, name in names:
-        if name is not None and not (_DNS_LABEL.match(name) and len(name) <= 63):
+        if name is not None and not is_dns_label(name):
             raise OptionsError(f"{option} {name!r} is not a valid object name (lower-case letters, digits, '-')")
     if request.canary is not None and canary_problem(request.canary):
         raise ParameterError(f"--canary: {canary_problem(request.canary)}")

@@ -10,12 +10,12 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from ..cluster.rules import is_deployment_name
 from ..exceptions import AnnotationError, OptionsError
 from ..project import parse_option_tokens
 from ..records import ROLES, Annotation, Deployment
 from .read import Cell, NotebookSource
 
-NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DEPLOY_MAGIC = re.compile(r"^\s*%%deploy\b(?P<args>.*)$")
 _TAG = re.compile(r"^deploy:(?P<role>[^:]*)(?::(?P<name>.*))?$")
 # a line that is a magic, a shell escape, or assigns from one (x = !ls, y = %timeit ...)
@@ -27,7 +27,7 @@ _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 
 def check_name(name: str, where: str | None = None) -> str:
     """Deployment names become Kubernetes names: lowercase DNS-1035 labels of at most 63 characters."""
-    if len(name) > 63 or not NAME_PATTERN.match(name):
+    if not is_deployment_name(name):
         raise AnnotationError(
             f"{name!r} is not a valid deployment name: use at most 63 lowercase letters, digits and '-', "
             "starting with a letter and ending with a letter or digit (it becomes a Kubernetes name), "

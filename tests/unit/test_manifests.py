@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from jupyter_deploy.cli import main
-from jupyter_deploy.cluster.manifests import add_to_kustomization, write_manifests
+from jupyter_deploy.cluster.layout import add_to_kustomization
+from jupyter_deploy.cluster.manifests import write_manifests
 from jupyter_deploy.exceptions import AnnotationError, NotFoundError, OptionsError
 
 ISVC = "deploy/churn/base/inferenceservice.yaml"

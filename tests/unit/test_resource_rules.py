@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from k8s_fixtures import VENDORED_SCHEMA
 
-from jupyter_deploy.cluster.options import canary_problem, quantity_problem, quantity_value
+from jupyter_deploy.cluster.rules import canary_problem, quantity_problem, quantity_value
 from jupyter_deploy.cluster.schedule import ScheduleRequest, _check
 from jupyter_deploy.cluster.validate import validate_document
 from jupyter_deploy.exceptions import JupyterDeployError

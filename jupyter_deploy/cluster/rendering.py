@@ -1,0 +1,221 @@
+"""What the templates under ``templates/manifests/`` are given, and the files of ``deploy/NAME/`` they render.
+
+``render_context`` gathers the InferenceService's fields (one ``predictor_context`` per predictor: the
+stable one and, in a Standard-mode canary, the new version beside it), the image reference and the
+Dockerfile's base; ``render_files`` renders every generated file in memory. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..records import VersionInfo
+from ..render import render
+from .canary import CANARY_ANNOTATION, STABLE_ANNOTATION
+from .layout import BASE, ISVC_FILE, KUSTOMIZATION
+from .options import GPU_PRODUCT_LABEL, GPU_RESOURCE, ManifestOptions
+from .plan import Rollout
+from .stock import UPLOAD_NOTE, StockModel
+
+PORT = 8080
+UID = 1000
+PYTHON_VERSION = "3.12"
+CUDA_VERSION = "12.6"
+CUDA_BASE = "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"  # ships Python 3.12
+TORCH_INDEX = "https://download.pytorch.org/whl"
+TORCH_PACKAGES = ("torch", "torchvision", "torchaudio")
+DOCKERIGNORE = "Dockerfile.dockerignore"  # the name BuildKit reads for -f deploy/NAME/Dockerfile
+# generated file -> template under templates/manifests/
+GENERATED: dict[str, str] = {
+    f"{BASE}/{ISVC_FILE}": "inferenceservice.yaml.j2",
+    f"{BASE}/{KUSTOMIZATION}": "kustomization.yaml.j2",
+    "Dockerfile": "Dockerfile.j2",
+    DOCKERIGNORE: "dockerignore.j2",
+    "overlays/dev/kustomization.yaml": "overlays/dev/kustomization.yaml.j2",
+    "overlays/prod/kustomization.yaml": "overlays/prod/kustomization.yaml.j2",
+}
+IMAGE_FILES = ("Dockerfile", DOCKERIGNORE)  # only the predictor image is built from deploy/NAME/
+
+
+def _image(options: ManifestOptions, info: VersionInfo) -> tuple[str, str, str | None, str | None]:
+    """(full reference, repository, tag, digest); without ``--image``: NAME:vN, built from the Dockerfile."""
+    reference = options.image or f"{info.name}:{info.version}"
+    if "@" in reference:
+        repository, digest = reference.split("@", 1)
+        return reference, repository, None, digest
+    last = reference.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = reference.rsplit(":", 1)
+        return reference, repository, tag, None
+    return f"{reference}:{info.version}", reference, info.version, None
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    """The lower-cased distribution names of pinned requirement lines (``torch==2.13.0`` -> ``torch``)."""
+    return {re.split(r"[=<>!~\[ ;]", line.strip(), maxsplit=1)[0].lower() for line in requirements}
+
+
+def _uses_torch(info: VersionInfo) -> bool:
+    return bool(requirement_names(info.requirements) & set(TORCH_PACKAGES))
+
+
+def predictor_context(
+    options: ManifestOptions,
+    info: VersionInfo,
+    stock: StockModel | None,
+    storage_uri: str | None,
+    name: str | None = None,
+    autoscaled: bool = True,
+    canary_percent: int | None = None,
+) -> dict[str, Any]:
+    """The fields of one predictor (``_isvc_predictor.yaml.j2``) serving ``info``."""
+    custom = options.runtime == "predictor"
+    requests = [("cpu", options.cpu), ("memory", options.memory)]
+    limits = [("cpu", options.cpu_limit), ("memory", options.memory_limit or options.memory)]
+    if options.gpu:
+        limits.append((GPU_RESOURCE, str(options.gpu)))
+    env: list[dict[str, Any]] = [{"name": var, "value": value} for var, value in options.plain_env]
+    env_from: list[tuple[str, str]] = []
+    for kind, refs in (("secret", options.secret_env), ("configMap", options.configmap_env)):
+        for ref in refs:
+            if ref.var is None:
+                env_from.append((f"{kind}Ref", ref.source))
+            else:
+                env.append(
+                    {
+                        "name": ref.var,
+                        "value": None,
+                        "ref_kind": f"{kind}KeyRef",
+                        "source": ref.source,
+                        "key": ref.key,
+                    }
+                )
+    batcher: list[tuple[str, int]] = []
+    if options.batcher:
+        if options.max_batch_size:
+            batcher.append(("maxBatchSize", options.max_batch_size))
+        if options.max_latency_ms:
+            batcher.append(("maxLatency", max(1, round(options.max_latency_ms))))
+    # KServe's runtimes mount their own /dev/shm (a second mount at the same path is refused)
+    shm_size = options.shm_size or ("1Gi" if custom and options.gpu and _uses_torch(info) else None)
+    return {
+        "name": name,
+        "autoscaled": autoscaled,
+        "min_replicas": options.min_replicas,
+        "max_replicas": options.max_replicas,
+        "scale_metric": options.scale_metric,
+        "scale_target": options.scale_target,
+        "canary_traffic_percent": canary_percent,
+        "service_account": options.service_account,
+        "batcher": batcher or ([("maxBatchSize", 32)] if options.batcher else []),
+        "gpu_type": options.gpu_type,
+        "gpu_product_label": GPU_PRODUCT_LABEL,
+        "tolerations": options.tolerations,
+        "custom": custom,
+        "image": _image(options, info)[0],
+        "model_format": stock.model_format if stock else options.runtime,
+        # the CRD requires a container name in a canary's model (not in spec.predictor's, where KServe
+        # refuses one): the name of KServe's serving container
+        "container_name": None if autoscaled else "kserve-container",
+        "model_args": list(stock.args) if stock else [],
+        "protocol": "v2" if options.runtime == "mlflow" else None,
+        "storage_uri": storage_uri,
+        "env": env,
+        "env_from": env_from,
+        "container_resources": [
+            ("requests", [(key, value) for key, value in requests if value]),
+            ("limits", [(key, value) for key, value in limits if value]),
+        ],
+        "shm_size": shm_size,
+        # KServe's payload logger: what the local --log-payloads is on the cluster
+        "logger": [("mode", options.payload_logger_mode or "all"), ("url", options.payload_logger)]
+        if options.payload_logger
+        else [],
+        "port": PORT,
+        "uid": UID,
+    }
+
+
+def render_context(options: ManifestOptions, rollout: Rollout, resources: list[str]) -> dict[str, Any]:
+    info = rollout.info
+    image, repository, tag, digest = _image(options, info)
+    custom = options.runtime == "predictor"
+    annotations = [("serving.kserve.io/deploymentMode", options.mode)]
+    if options.mode == "Knative" and options.metric in ("cpu", "memory"):
+        annotations.append(("autoscaling.knative.dev/class", "hpa.autoscaling.knative.dev"))
+    if rollout.canary is not None and rollout.stable is not None:
+        annotations.append((STABLE_ANNOTATION, rollout.stable.version))
+        annotations.append((CANARY_ANNOTATION, info.version))
+    annotations.append(("jupyter-deploy/content-hash", info.content_hash))
+    if info.notebook:
+        annotations.append(("jupyter-deploy/notebook", info.notebook))
+    canaries: list[tuple[int, dict[str, Any]]] = []
+    if rollout.split:
+        assert rollout.stable is not None and rollout.canary is not None
+        predictor = predictor_context(options, rollout.stable, rollout.stable_stock, rollout.stable_storage_uri)
+        # KServe runs a canary with fixed replicas: autoscaling fields are refused there
+        canaries.append(
+            (
+                rollout.canary,
+                predictor_context(options, info, rollout.stock, options.storage_uri, info.version, autoscaled=False),
+            )
+        )
+    else:
+        predictor = predictor_context(options, info, rollout.stock, options.storage_uri, canary_percent=rollout.canary)
+    torch = _uses_torch(info)
+    return {
+        "name": options.name,
+        "version": info.version,
+        "source": info.notebook or f"deployments/{info.name}/{info.version}",
+        "o": options,
+        "custom": custom,
+        "image": image,
+        "image_repo": repository if custom else None,
+        "image_tag": tag,
+        "image_digest": digest,
+        "labels": [
+            ("app.kubernetes.io/name", options.name),
+            ("app.kubernetes.io/version", info.version),
+            ("app.kubernetes.io/managed-by", "jupyter-deploy"),
+        ],
+        "annotations": annotations,
+        "predictor": predictor,
+        "canaries": canaries,
+        "knative_canary": rollout.canary is not None and not rollout.split,
+        "port": PORT,
+        "uid": UID,
+        "gpu": options.gpu > 0,
+        "python_version": PYTHON_VERSION,
+        "cuda_version": CUDA_VERSION,
+        "cuda_base": CUDA_BASE,
+        "torch_index": (
+            f"{TORCH_INDEX}/cu{CUDA_VERSION.replace('.', '')}"
+            if options.gpu
+            else (f"{TORCH_INDEX}/cpu" if torch else None)
+        ),
+        "tool_version": __version__,
+        "version_dir": f"deployments/{info.name}/{info.version}",
+        "resources": resources,
+        "dev_min_replicas": 0 if options.mode == "Knative" else 1,
+    }
+
+
+def render_files(options: ManifestOptions, rollout: Rollout, resources: list[str]) -> dict[str, str]:
+    """Relative path -> text of every generated file (no image files for KServe's own runtimes)."""
+    context = render_context(options, rollout, resources)
+    files = {}
+    for relative, template in GENERATED.items():
+        if relative in IMAGE_FILES and options.runtime != "predictor":
+            continue
+        files[relative] = render(f"manifests/{template}", **context)
+    if rollout.stock is not None and options.storage_uri:
+        files[UPLOAD_NOTE] = rollout.stock.upload_note(options.name, rollout.info.version, options.storage_uri)
+    return files
+
+
+def copied_files(rollout: Rollout) -> dict[str, Path]:
+    """Relative path -> artifact file copied into ``deploy/NAME/model/`` (stock runtimes)."""
+    return rollout.stock.layout() if rollout.stock is not None else {}
