@@ -2,7 +2,8 @@
 
 The kernel side prints ``error_payload(error)`` as JSON; the other side raises ``rebuild_error(payload)``, an
 error of the same class (found by name among the subclasses of ``JupyterDeployError``), with the same
-message, fields and HTTP status. Only the standard library and ``exceptions`` here: the kernel imports it.
+message, fields and HTTP status. The REST handlers send the same ``error_fields`` in their JSON bodies.
+Only the standard library and ``exceptions`` here: the kernel imports it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from .exceptions import JupyterDeployError
 
 def error_payload(error: JupyterDeployError) -> dict[str, Any]:
     """``{"error": class name, "message", "status", "fields": {...}}``, every field JSON-serializable."""
-    fields = {key: value for key, value in vars(error).items() if key != "message" and _plain(value)}
-    return {"error": type(error).__name__, "message": error.message, "status": error.status, "fields": fields}
+    return {
+        "error": type(error).__name__,
+        "message": error.message,
+        "status": error.status,
+        "fields": error_fields(error),
+    }
+
+
+def error_fields(error: JupyterDeployError) -> dict[str, Any]:
+    """The error's own fields (``option``, ``cell``, ...) that JSON can carry; the message goes apart."""
+    return {key: value for key, value in vars(error).items() if key != "message" and _jsonable(value)}
 
 
 def rebuild_error(payload: dict[str, Any]) -> JupyterDeployError:
@@ -43,7 +53,7 @@ def _error_classes() -> dict[str, type[JupyterDeployError]]:
     return found
 
 
-def _plain(value: Any) -> bool:
+def _jsonable(value: Any) -> bool:
     try:
         json.dumps(value)
     except (TypeError, ValueError):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
+
+from ..project import project_root
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:
+    # argparse passes the default through ``type`` too: every command gets its root from ``project_root``
     parser.add_argument(
-        "--root", default=".", type=Path, help="project root holding deployments/ and deploy/ (default: .)"
+        "--root", default=".", type=project_root, help="project root holding deployments/ and deploy/ (default: .)"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..runtime.listen import add_serving_arguments
 from .common import add_json, add_root
 
 
@@ -21,11 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     serve.add_argument("spec", metavar="NAME[@vN]", help="deployment, optionally with a version")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    add_serving_arguments(serve)  # --host, --workers, --max-batch-size, --max-latency-ms: as the predictor's
     serve.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
-    serve.add_argument("--workers", type=int, help="server processes (default 1)")
-    serve.add_argument("--max-batch-size", type=int, help="batch concurrent requests up to N rows")
-    serve.add_argument("--max-latency-ms", type=float, help="longest a batch keeps collecting arriving requests")
     serve.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (default 180)")
     serve.add_argument("--log-payloads", metavar="DIR", help="log each request's inputs and outputs to DIR")
     serve.add_argument("--log-format", choices=("jsonl", "parquet"), default="jsonl", help="payload files' format")
@@ -38,17 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     from ..monitor.payloads import log_options
+    from ..runtime.listen import serving_arguments
     from ..serving.local import serve_foreground, start_server
 
     payload_log = log_options(args.log_payloads, args.log_format, args.log_rotate_mb, args.log_rotate_seconds)
     server = start_server(
         args.root,
         args.spec,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        max_batch_size=args.max_batch_size,
-        max_latency_ms=args.max_latency_ms,
+        **serving_arguments(args),
         output=sys.stderr.fileno(),
         timeout=args.timeout,
         payload_log=payload_log,

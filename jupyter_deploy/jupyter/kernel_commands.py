@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import NotFoundError
 from ..records import ExportResult
 
 
@@ -29,9 +28,10 @@ def export_in_kernel(
     reference: str | None = None,
 ) -> ExportResult:
     from ..notebook.read import history_source, read_notebook
+    from ..project import project_root
     from ..versions.export import ExportRequest, _relative, default_name, export
 
-    root = Path(root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd())
+    root = project_root(root)
     notebook = notebook or os.environ.get("JD_NOTEBOOK_PATH")
     if notebook:
         label = os.environ.get("JD_NOTEBOOK_LABEL") or _relative(notebook, root)
@@ -58,16 +58,10 @@ def export_in_kernel(
     return export(request)
 
 
-def _parser(prog: str, description: str) -> Any:
-    from .magics import MagicArgumentParser
-
-    parser = MagicArgumentParser(prog=prog, description=description)
-    parser.add_argument("--root", default=None, help="project root (default: the kernel's working directory)")
-    return parser
-
-
 def export_command(shell: Any, argv: list[str]) -> Any:
-    parser = _parser("%deploy export", "Export the deployment's cells and live objects as a new version.")
+    from .magics import command_parser
+
+    parser = command_parser("%deploy export", "Export the deployment's cells and live objects as a new version.")
     parser.add_argument("name", nargs="?", help="deployment name (default: the only one)")
     parser.add_argument("--allow-pickle", action="store_true", help="save objects torch.export cannot, by pickle")
     parser.add_argument("--requirement", action="append", default=[], help="extra requirement line")
@@ -83,20 +77,20 @@ def export_command(shell: Any, argv: list[str]) -> Any:
     )
     from .widgets import version_card
 
-    return version_card(result, Path(args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()))
+    return version_card(result, args.root)
 
 
 def versions_command(shell: Any, argv: list[str]) -> None:
     from ..versions import store
+    from .magics import command_parser
 
-    parser = _parser("%deploy versions", "List the versions of a deployment.")
+    parser = command_parser("%deploy versions", "List the versions of a deployment.")
     parser.add_argument("name")
     args = parser.parse_args(argv)
-    root = args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
-    infos = store.list_versions(root, args.name)
+    infos = store.list_versions(args.root, args.name)
     if not infos:
-        raise NotFoundError(f"deployment {args.name!r} has no versions yet: run %deploy export {args.name}")
-    print(format_versions(infos, store.current_version(root, args.name)))
+        raise store.no_versions(args.root, args.name)
+    print(format_versions(infos, store.current_version(args.root, args.name)))
 
 
 def format_versions(infos: list[Any], current: str | None) -> str:
@@ -112,35 +106,28 @@ def format_versions(infos: list[Any], current: str | None) -> str:
 
 def diff_command(shell: Any, argv: list[str]) -> None:
     from ..versions import store
+    from .magics import command_parser
 
-    parser = _parser("%deploy diff", "Show what changed between two versions.")
+    parser = command_parser("%deploy diff", "Show what changed between two versions.")
     parser.add_argument("name")
     parser.add_argument("old")
     parser.add_argument("new")
     args = parser.parse_args(argv)
-    root = args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
-    print(store.diff_versions(root, args.name, args.old, args.new) or "no differences")
+    print(store.diff_versions(args.root, args.name, args.old, args.new) or "no differences")
 
 
 def manifests_command(shell: Any, argv: list[str]) -> None:
-    """``%deploy manifests NAME [options]``: the CLI's ``manifests`` command, run in the kernel's root."""
-    import contextlib
-    import io
+    """``%deploy manifests NAME [options]``: the CLI's ``manifests`` flags and handler, in the kernel's root.
 
-    from IPython.core.error import UsageError
+    Only that command's parser is built (from ``cli.manifests.register``), as a ``MagicArgumentParser``:
+    ``--help`` and usage errors end the cell, never the kernel."""
+    from ..cli import manifests
+    from ..project import project_root
+    from .magics import MagicArgumentParser
 
-    from ..cli import build_parser
-
-    root = os.environ.get("JD_PROJECT_ROOT") or os.getcwd()
-    if "--root" not in argv:
-        argv = [*argv, "--root", root]
-    errors = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(errors):
-            args = build_parser().parse_args(["manifests", *argv])
-    except SystemExit as exit:  # argparse: --help (0, printed) or a usage error (2); never exit the kernel
-        if not exit.code:
-            return
-        lines = errors.getvalue().strip().splitlines() or ["invalid arguments"]
-        raise UsageError(f"%deploy manifests: {lines[-1].partition('error: ')[2] or lines[-1]}") from None
-    args.handler(args)  # JupyterDeployError: the magic shows it as one line
+    commands = MagicArgumentParser(prog="%deploy").add_subparsers()  # sub-parsers share the parser's class
+    manifests.register(commands)
+    parser = commands.choices["manifests"]
+    parser.set_defaults(root=project_root())  # no --root: the kernel's project root, not "."
+    args = parser.parse_args(argv)
+    manifests.run_manifests(args)  # JupyterDeployError: the magic shows it as one line

@@ -7,55 +7,30 @@ URL, the example request and the status. The servers stop with ``%deploy stop`` 
 from __future__ import annotations
 
 import html
-import os
 from typing import Any
-
-from ..exceptions import NotFoundError
-
-
-def _root(args: Any) -> str:
-    return str(args.root or os.environ.get("JD_PROJECT_ROOT") or os.getcwd())
 
 
 def serve_command(shell: Any, argv: list[str]) -> Any:
-    from ..serving.local import start_background
-    from .magics import MagicArgumentParser
+    from ..runtime.listen import add_serving_arguments, serving_arguments
+    from ..serving.local import REGISTRY
+    from .magics import command_parser
 
-    parser = MagicArgumentParser(
-        prog="%deploy serve", description="Serve a deployment's version locally, in the background."
-    )
+    parser = command_parser("%deploy serve", "Serve a deployment's version locally, in the background.")
     parser.add_argument("spec", metavar="NAME[@vN]")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    add_serving_arguments(parser)  # the flags of jupyter-deploy serve and of the predictor itself
     parser.add_argument("--port", type=int, default=0, help="HTTP port (default: a free one)")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--max-batch-size", type=int)
-    parser.add_argument("--max-latency-ms", type=float)
-    parser.add_argument("--root", default=None, help="project root (default: the kernel's working directory)")
     args = parser.parse_args(argv)
-    server = start_background(
-        _root(args),
-        args.spec,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        max_batch_size=args.max_batch_size,
-        max_latency_ms=args.max_latency_ms,
-    )
-    return server_card(server)
+    return server_card(REGISTRY.start(args.root, args.spec, **serving_arguments(args)))
 
 
 def stop_command(shell: Any, argv: list[str]) -> Any:
-    from ..serving.local import REGISTRY, stop_background
+    from ..serving.local import REGISTRY
     from .magics import MagicArgumentParser
 
     parser = MagicArgumentParser(prog="%deploy stop", description="Stop a server started by %deploy serve.")
     parser.add_argument("name", nargs="?", help="deployment (default: every server this kernel started)")
     args = parser.parse_args(argv)
-    names = [args.name] if args.name else list(REGISTRY)
-    if args.name and args.name not in REGISTRY:
-        running = ", ".join(REGISTRY) or "none"
-        raise NotFoundError(f"no server for {args.name!r} was started in this kernel (running: {running})")
-    stopped = [server for server in (stop_background(name) for name in names) if server is not None]
+    stopped = [REGISTRY.stop(args.name)] if args.name else REGISTRY.stop_all()
     if not stopped:
         print("no servers are running")
         return None

@@ -46,6 +46,18 @@ class _HelpShown(Exception):
     """``--help`` was printed; nothing else to do."""
 
 
+def command_parser(prog: str, description: str) -> MagicArgumentParser:
+    """A ``%deploy COMMAND`` parser with ``--root``, which (given or not) ``project.project_root`` resolves."""
+    from ..project import project_root
+
+    parser = MagicArgumentParser(prog=prog, description=description)
+    # argparse passes a text default through ``type`` too: args.root is always the resolved root
+    parser.add_argument(
+        "--root", default="", type=project_root, help="project root (default: the kernel's working directory)"
+    )
+    return parser
+
+
 @magics_class
 class DeployMagics(Magics):
     @cell_magic
@@ -101,5 +113,7 @@ def _load(target: str) -> Callable[..., Any]:
 
 def register(ipython: Any) -> None:
     ipython.register_magics(DeployMagics)
+    from ..project import ROOT_VARIABLE
+
     # the kernel's working directory is the project root; remember it for the side panel and REST
-    os.environ.setdefault("JD_PROJECT_ROOT", os.getcwd())
+    os.environ.setdefault(ROOT_VARIABLE, os.getcwd())

@@ -15,48 +15,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
 from typing import Any
 
-DEFAULT_HOST = "127.0.0.1"
+from .listen import DEFAULT_HOST, add_serving_arguments, busy_port_message, port_in_use
+
 SWITCH_INTERVAL_S = 0.0005
 
 
 def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     from kserve import model_server
 
+    from .payload_log import add_arguments
+
     defaults = defaults or {}
     parser = argparse.ArgumentParser(parents=[model_server.parser], conflict_handler="resolve")
-    parser.add_argument(
-        "--host", default=os.environ.get("JD_HOST", DEFAULT_HOST), help="address to listen on (default 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--workers", type=int, default=defaults.get("workers") or 1, help="server processes sharing the port"
-    )
-    parser.add_argument(
-        "--max_batch_size",
-        "--max-batch-size",
-        dest="max_batch_size",
-        type=int,
-        default=defaults.get("max_batch_size"),
-        help="batch concurrent requests up to this many rows (default: no batching)",
-    )
-    parser.add_argument(
-        "--max_latency_ms",
-        "--max-latency-ms",
-        dest="max_latency_ms",
-        type=float,
-        default=defaults.get("max_latency_ms"),
-        help="longest time a batch keeps collecting requests that are arriving (default 5 ms)",
+    add_serving_arguments(
+        parser,
+        host=os.environ.get("JD_HOST", DEFAULT_HOST),
+        workers=defaults.get("workers") or 1,
+        max_batch_size=defaults.get("max_batch_size"),
+        max_latency_ms=defaults.get("max_latency_ms"),
     )
     parser.add_argument(
         "--max_body_mb", "--max-body-mb", dest="max_body_mb", type=float, default=64.0, help="largest request body"
     )
-    from .payload_log import add_arguments
-
     add_arguments(parser)  # --log-payloads DIR and its format and rotation
     return parser
 
@@ -68,15 +55,9 @@ def payload_log_settings(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise SystemExit(
-                f"jupyter-deploy: cannot listen on {host}:{port}: {error.strerror} "
-                "(another server is using the port: stop it or choose another with --http_port)"
-            ) from None
+    reason = port_in_use(host, port)
+    if reason is not None:
+        raise SystemExit(f"jupyter-deploy: {busy_port_message(host, port, reason, '--http_port')}")
 
 
 def serve_main(model_class: type, argv: list[str] | None = None) -> None:
@@ -99,14 +80,19 @@ def serve_main(model_class: type, argv: list[str] | None = None) -> None:
         if args.workers > 1:
             serve_workers(model_class, name, args.host, args.http_port, args.workers, options)
         else:
-            model = model_class(name)
-            model.configure(**options)
-            model.load()
-            model.check_batching()
-            write_example_request(model)
-            start(model, host=args.host, port=args.http_port, **_server_options(options))
+            serve_model(model_class, name, options, host=args.host, port=args.http_port)
     except KeyboardInterrupt:
         pass
+
+
+def serve_model(model_class: type, name: str | None, options: dict[str, Any], **where: Any) -> None:
+    """Build, load and check the model, then serve it at ``where`` (host and port, or shared ``sockets``)."""
+    model = model_class(name)
+    model.configure(**options)
+    model.load()
+    model.check_batching()
+    write_example_request(model)
+    start(model, **where, **_server_options(options))
 
 
 def write_example_request(model: Any) -> None:
@@ -263,12 +249,5 @@ def serve_workers(
 
 def _worker(model_class: type, name: str | None, listener: socket.socket, options: dict[str, Any]) -> None:
     signal.signal(signal.SIGTERM, _exit_quietly)
-    try:
-        model = model_class(name)
-        model.configure(**options)
-        model.load()
-        model.check_batching()
-        write_example_request(model)
-        start(model, sockets=[listener], **_server_options(options))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_model(model_class, name, options, sockets=[listener])

@@ -3,7 +3,8 @@
 ``start_server`` starts a version of a deployment (its current one by default) on KServe's model server,
 waits until ``/v2/models/NAME/ready`` answers, and returns a ``LocalServer`` holding the URLs and a
 ready-to-paste example request built from ``example_input``. ``serve_foreground`` is the CLI's loop
-(Ctrl-C / SIGTERM stop the server); ``REGISTRY`` keeps the servers a kernel started in the background.
+(Ctrl-C / SIGTERM stop the server); a ``ServerRegistry`` keeps the servers a kernel (``REGISTRY``) or the
+side panel started in the background.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..exceptions import ServeError
+from ..exceptions import NotFoundError, ServeError
+from ..runtime.listen import DEFAULT_HOST, busy_port_message, free_port, port_in_use
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 EXAMPLE_INLINE_LIMIT = 2000
 
@@ -107,22 +109,9 @@ class LocalServer:
 
 def check_port(host: str, port: int) -> None:
     """Raise ``ServeError`` when ``host:port`` cannot be listened on."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise ServeError(
-                f"cannot listen on {host}:{port} ({error.strerror}): another server uses it; "
-                "stop it or pass another --port"
-            ) from None
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    reason = port_in_use(host, port)
+    if reason is not None:
+        raise ServeError(busy_port_message(host, port, reason, "--port"))
 
 
 def predictor_command(version_dir: Path, name: str, host: str, port: int, options: dict[str, Any]) -> list[str]:
@@ -257,33 +246,75 @@ def serve_foreground(server: LocalServer, as_json: bool = False) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-# -- servers a kernel started in the background --------------------------------------------------------
-REGISTRY: dict[str, LocalServer] = {}
-_cleanup_registered = False
+# -- servers started in the background (by a kernel, or from the side panel) -----------------------------
 
 
-def start_background(root: str | Path, spec: str, **kwargs: Any) -> LocalServer:
-    """Start ``spec`` and remember it; an already running server of the same deployment is stopped first."""
-    name = spec.partition("@")[0]
-    stop_background(name)
-    server = start_server(root, spec, **kwargs)
-    global _cleanup_registered
-    if not _cleanup_registered:
-        import atexit
+class ServerRegistry(Mapping[str, LocalServer]):
+    """The running servers of one front door, by deployment: starting a deployment again stops its server
+    first, and one start or stop at a time per deployment (two starts at once must not leave a server
+    running untracked). Every server stops when the process exits, or with ``stop_all``."""
 
-        atexit.register(stop_all)
-        _cleanup_registered = True
-    REGISTRY[name] = server
-    return server
+    def __init__(self, where: str) -> None:
+        self.where = where  # where the front door started them: 'in this kernel', ...
+        self._servers: dict[str, LocalServer] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._stop_at_exit = False
+
+    def __getitem__(self, name: str) -> LocalServer:
+        return self._servers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._servers))
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def start(self, root: str | Path, spec: str, **kwargs: Any) -> LocalServer:
+        """``start_server(root, spec, **kwargs)`` in place of the deployment's running server, if any."""
+        name = spec.partition("@")[0]
+        with self._lock(name):
+            previous = self._servers.pop(name, None)
+            if previous is not None:
+                previous.stop()
+            server = start_server(root, spec, **kwargs)
+            self._servers[name] = server
+        if not self._stop_at_exit:
+            import atexit
+
+            atexit.register(self.stop_all)
+            self._stop_at_exit = True
+        return server
+
+    def stop(self, name: str) -> LocalServer:
+        """Stop the deployment's server; ``NotFoundError`` when none was started here."""
+        with self._lock(name):
+            server = self._servers.pop(name, None)
+            if server is None:
+                running = ", ".join(self._servers) or "none"
+                raise NotFoundError(f"no server for {name!r} was started {self.where} (running: {running})")
+            server.stop()
+        return server
+
+    def stop_all(self) -> list[LocalServer]:
+        """Stop every server (at once: each may take its grace period); the ones stopped."""
+        servers = []
+        for name in list(self._servers):
+            with self._lock(name):
+                server = self._servers.pop(name, None)
+            if server is not None:
+                servers.append(server)
+        threads = [threading.Thread(target=server.stop) for server in servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return servers
 
 
-def stop_background(name: str) -> LocalServer | None:
-    server = REGISTRY.pop(name, None)
-    if server is not None:
-        server.stop()
-    return server
-
-
-def stop_all() -> None:
-    for name in list(REGISTRY):
-        stop_background(name)
+REGISTRY = ServerRegistry("in this kernel")
+"""The servers ``%deploy serve`` started in this process."""

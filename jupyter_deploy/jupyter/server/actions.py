@@ -13,7 +13,7 @@ import tornado.web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...exceptions import NotFoundError
-from .handlers import NAMESPACE, DeployHandler
+from .handlers import DeployHandler
 
 # --- wire models (mirrored by labextension/models.ts) -------------------------------------------------
 
@@ -92,16 +92,6 @@ class ClusterResult(BaseModel):
 
 
 class ActionHandler(DeployHandler):
-    def deployment(self, name: str) -> str:
-        """``name`` checked and known (it has a version), else 400 / 404."""
-        from ...notebook.annotations import check_name
-        from ...versions.store import list_versions
-
-        check_name(name)
-        if not list_versions(self.root, name):
-            raise NotFoundError(f"deployment {name!r} has no versions yet: export it first")
-        return name
-
     def cluster(self) -> dict[str, Any]:
         app = self.app
         return {
@@ -112,6 +102,8 @@ class ActionHandler(DeployHandler):
 
 
 class ManifestsHandler(ActionHandler):
+    route = "manifests/{name}"
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         self.require_action("manifests")
@@ -147,6 +139,11 @@ def serve_status(name: str, server: Any) -> ServeStatus:
 
 
 class ServeHandler(ActionHandler):
+    """The servers live in ``app.servers`` (``serving.local.ServerRegistry``, as ``%deploy serve``'s do):
+    starting again replaces the running server, one start or stop at a time per deployment."""
+
+    route = "serve/{name}"
+
     @tornado.web.authenticated
     def get(self, name: str) -> None:
         self.deployment(name)
@@ -156,29 +153,20 @@ class ServeHandler(ActionHandler):
     async def post(self, name: str) -> None:
         """Start (or restart) the current version on 127.0.0.1, a free port; 201 once it answers."""
         self.require_action("serve")
-        from ...serving.local import DEFAULT_HOST, start_server
-
         self.deployment(name)
-        async with self.app.serve_locks[name]:
-            previous = self.app.servers.pop(name, None)
-            if previous is not None:
-                await self.run_blocking(previous.stop)
-            server = await self.run_blocking(start_server, self.root, name, host=DEFAULT_HOST, port=0)
-            self.app.servers[name] = server
+        server = await self.run_blocking(self.app.servers.start, self.root, name, port=0)
         self.reply(serve_status(name, server), status=201)
 
     @tornado.web.authenticated
     async def delete(self, name: str) -> None:
         self.deployment(name)
-        async with self.app.serve_locks[name]:
-            server = self.app.servers.pop(name, None)
-            if server is None:
-                raise NotFoundError(f"no server for {name!r} was started from this Jupyter server")
-            await self.run_blocking(server.stop)
+        await self.run_blocking(self.app.servers.stop, name)
         self.reply(serve_status(name, None))
 
 
 class RetrainHandler(ActionHandler):
+    route = "retrain"
+
     @tornado.web.authenticated
     def post(self) -> None:
         """Start a retraining job in the background; 202 with its id (poll ``GET retrain/JOB``)."""
@@ -201,6 +189,8 @@ class RetrainHandler(ActionHandler):
 
 
 class RetrainJobHandler(ActionHandler):
+    route = "retrain/{job}"
+
     @tornado.web.authenticated
     def get(self, job: str) -> None:
         self.reply(self.app.retrain_jobs.get(job))
@@ -212,6 +202,8 @@ class RetrainJobHandler(ActionHandler):
 
 
 class RunsHandler(ActionHandler):
+    route = "runs/{name}"
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         from ...notebook.annotations import check_name
@@ -232,6 +224,8 @@ def _runs(root: Any, name: str, limit: int) -> list[dict[str, Any]]:
 
 
 class ApplyHandler(ActionHandler):
+    route = "apply/{name}"
+
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         self.require_action("apply")
@@ -250,6 +244,8 @@ class ApplyHandler(ActionHandler):
 
 
 class StatusHandler(ActionHandler):
+    route = "status/{name}"
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         self.require_action("apply")
@@ -257,16 +253,3 @@ class StatusHandler(ActionHandler):
 
         result = await self.run_blocking(status, self.root, self.deployment(name), **self.cluster())
         self.reply(ClusterResult(name=name, result=result))
-
-
-_NAME = r"(?P<name>[^/]+)"
-
-ACTION_ROUTES: list[tuple[str, type[DeployHandler]]] = [
-    (rf"/{NAMESPACE}/manifests/{_NAME}", ManifestsHandler),
-    (rf"/{NAMESPACE}/serve/{_NAME}", ServeHandler),
-    (rf"/{NAMESPACE}/retrain", RetrainHandler),
-    (rf"/{NAMESPACE}/retrain/(?P<job>[0-9a-f]+)", RetrainJobHandler),
-    (rf"/{NAMESPACE}/runs/{_NAME}", RunsHandler),
-    (rf"/{NAMESPACE}/apply/{_NAME}", ApplyHandler),
-    (rf"/{NAMESPACE}/status/{_NAME}", StatusHandler),
-]

@@ -3,24 +3,26 @@
 Enabled by ``jupyter-config/server-config/jupyter_deploy.json`` (installed with the wheel), so
 ``jupyter lab`` serves ``/jupyter-deploy/...`` as soon as the package is installed. Settings are traitlets:
 ``jupyter lab --JupyterDeployApp.project_root=/path/to/project`` or ``c.JupyterDeployApp.project_root``.
+``ROUTES`` lists the endpoints the handler modules declare; they import nothing of this module.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Int, Unicode
 
 from ... import __version__
+from ...project import project_root
 from ...retrain.jobs import RetrainJobs
-from .actions import ACTION_ROUTES
-from .handlers import ROUTES
+from . import actions, handlers
 from .panel import PANEL_ROUTES
+
+# the routes each handler module declares (``DeployHandler.route``), and the panel's
+ROUTES = [*handlers.routes(handlers, actions), *PANEL_ROUTES]
 
 
 class JupyterDeployApp(ExtensionApp):
@@ -59,22 +61,20 @@ class JupyterDeployApp(ExtensionApp):
     )
 
     def initialize_settings(self) -> None:
+        from ...serving.local import ServerRegistry
+
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="jupyter-deploy")
-        self.servers: dict[str, Any] = {}  # deployment -> serve.LocalServer started from the side panel
-        # one start or stop at a time per deployment: two starts at once must not leave a server untracked
-        self.serve_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        self.servers = ServerRegistry("from this Jupyter server")  # the model servers the side panel started
         self.retrain_jobs = RetrainJobs()
         self.log.info("jupyter-deploy %s: project root %s", __version__, self.root)
 
     async def stop_extension(self) -> None:
         """Stop the model servers started from the panel, then the worker threads."""
-        servers = list(self.servers.values())
-        self.servers.clear()
-        await asyncio.gather(*(asyncio.to_thread(server.stop) for server in servers))
+        await asyncio.to_thread(self.servers.stop_all)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend([*ROUTES, *ACTION_ROUTES, *PANEL_ROUTES])
+        self.handlers.extend(ROUTES)
 
     @property
     def server_root(self) -> Path:
@@ -85,6 +85,4 @@ class JupyterDeployApp(ExtensionApp):
     @property
     def root(self) -> Path:
         """The project root: ``project_root`` if set (relative to the server root), else the server root."""
-        if not self.project_root:
-            return self.server_root
-        return (self.server_root / Path(self.project_root).expanduser()).resolve()
+        return project_root(self.project_root or None, base=self.server_root)

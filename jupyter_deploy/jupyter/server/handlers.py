@@ -9,8 +9,10 @@ Every handler derives from ``DeployHandler``, which does the shared work once:
   subclass declares (``.status``), so no handler repeats try/except,
 - slow calls run in the extension's worker threads, off the event loop.
 
-Adding an area (serving, manifests, retraining): write a handler class here (or in its own module), add one
-line to ``ROUTES``, and name the action in ``ACTIONS`` so the side panel shows its button.
+Adding an area (serving, manifests, retraining): write a handler class here (or in its own module) with its
+``route``, and name the action in ``ACTIONS`` so the side panel shows its button; ``app.ROUTES`` collects the
+routes of the handler modules. Nothing here imports ``app`` (the app imports the handlers): ``DeployApp``
+says what the handlers use of it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import asyncio
 import importlib.util
 import json
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import pydantic
 import tornado.web
@@ -29,11 +33,13 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ConfigDict, Field
 
 from ... import __version__
+from ...error_wire import error_fields
 from ...exceptions import JupyterDeployError, NotFoundError
 from ...records import ROLES, Annotation, VersionInfo
 
 if TYPE_CHECKING:
-    from .app import JupyterDeployApp
+    from ...retrain.jobs import RetrainJobs
+    from ...serving.local import ServerRegistry
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -111,16 +117,46 @@ class ExportRequest(BaseModel):
 # --- base handler -----------------------------------------------------------------------------------
 
 
+class DeployApp(Protocol):
+    """What the handlers use of the extension app (``app.JupyterDeployApp``, which owns these settings)."""
+
+    executor: Executor
+    servers: ServerRegistry
+    retrain_jobs: RetrainJobs
+    kubeconfig: str
+    kube_context: str
+    namespace: str
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def server_root(self) -> Path: ...
+
+
 class DeployHandler(ExtensionHandlerMixin, APIHandler):
     """Shared behaviour of every jupyter-deploy endpoint."""
 
+    route: ClassVar[str | None] = None
+    """the endpoint's path under ``/jupyter-deploy/``; ``{name}`` is a deployment, ``{job}`` a retraining job"""
+
     @property
-    def app(self) -> JupyterDeployApp:
+    def app(self) -> DeployApp:
         return self.extensionapp  # type: ignore[return-value]
 
     @property
     def root(self) -> Path:
         return self.app.root
+
+    def deployment(self, name: str) -> str:
+        """``name`` checked and known (it has a version), else 400 / 404."""
+        from ...notebook.annotations import check_name
+        from ...versions.store import list_versions, no_versions
+
+        check_name(name)
+        if not list_versions(self.root, name):
+            raise no_versions(self.root, name)
+        return name
 
     def resolve_notebook(self, relative: str) -> Path:
         """A path from the client -> an absolute path inside the server root; anything else is refused."""
@@ -187,8 +223,7 @@ class DeployHandler(ExtensionHandlerMixin, APIHandler):
         body: dict[str, Any]
         if isinstance(error, JupyterDeployError):
             self.set_status(error.status)
-            fields = {key: value for key, value in vars(error).items() if key != "message" and _jsonable(value)}
-            body = {**fields, "message": error.message, "error": type(error).__name__}
+            body = {**error_fields(error), "message": error.message, "error": type(error).__name__}
         elif isinstance(error, tornado.web.HTTPError):
             body = {"message": error.log_message or error.reason or self._reason, "error": "HTTPError"}
         else:
@@ -222,18 +257,12 @@ def check_path_text(relative: str) -> None:
         raise tornado.web.HTTPError(400, "a path segment is longer than 255 bytes")
 
 
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 # --- endpoints ----------------------------------------------------------------------------------------
 
 
 class InfoHandler(DeployHandler):
+    route = "info"
+
     @tornado.web.authenticated
     def get(self) -> None:
         actions = [action for action, module in ACTIONS.items() if importlib.util.find_spec(module)]
@@ -241,6 +270,8 @@ class InfoHandler(DeployHandler):
 
 
 class DeploymentsHandler(DeployHandler):
+    route = "deployments"
+
     @tornado.web.authenticated
     async def get(self) -> None:
         path = self.get_query_argument("path")
@@ -249,19 +280,21 @@ class DeploymentsHandler(DeployHandler):
 
 
 class VersionsHandler(DeployHandler):
+    route = "versions/{name}"
+
     @tornado.web.authenticated
     def get(self, name: str) -> None:
-        from ...notebook.annotations import check_name
         from ...versions.store import current_version, list_versions
 
-        check_name(name)
-        versions = list_versions(self.root, name)
-        if not versions:
-            raise NotFoundError(f"deployment {name!r} has no versions yet: export it first")
-        self.reply(VersionList(name=name, current=current_version(self.root, name), versions=versions))
+        self.deployment(name)
+        self.reply(
+            VersionList(name=name, current=current_version(self.root, name), versions=list_versions(self.root, name))
+        )
 
 
 class DiffHandler(DeployHandler):
+    route = "diff/{name}"
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         from ...notebook.annotations import check_name
@@ -274,6 +307,8 @@ class DiffHandler(DeployHandler):
 
 
 class ExportHandler(DeployHandler):
+    route = "export"
+
     @tornado.web.authenticated
     async def post(self) -> None:
         self.require_action("export")
@@ -308,12 +343,17 @@ def notebook_deployments(notebook: Path, root: Path, path: str) -> NotebookDeplo
     return NotebookDeployments(path=path, default_name=default_name, deployments=views)
 
 
-_NAME = r"(?P<name>[^/]+)"
+ROUTE_PARTS = {"name": r"(?P<name>[^/]+)", "job": r"(?P<job>[0-9a-f]+)"}
 
-ROUTES: list[tuple[str, type[DeployHandler]]] = [
-    (rf"/{NAMESPACE}/info", InfoHandler),
-    (rf"/{NAMESPACE}/deployments", DeploymentsHandler),
-    (rf"/{NAMESPACE}/versions/{_NAME}", VersionsHandler),
-    (rf"/{NAMESPACE}/diff/{_NAME}", DiffHandler),
-    (rf"/{NAMESPACE}/export", ExportHandler),
-]
+
+def routes(*modules: ModuleType) -> list[tuple[str, type[DeployHandler]]]:
+    """Tornado's routes for the handler classes that ``modules`` define with a ``route``."""
+    return [
+        (f"/{NAMESPACE}/{handler.route.format(**ROUTE_PARTS)}", handler)
+        for module in modules
+        for handler in vars(module).values()
+        if isinstance(handler, type)
+        and issubclass(handler, DeployHandler)
+        and handler.__module__ == module.__name__
+        and handler.route
+    ]
