@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..runtime.listen import add_serving_arguments
+from ..runtime.listen import DEFAULT_PORT, add_serving_arguments
 from .common import add_json, add_root
 
 
@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("spec", metavar="NAME[@vN]", help="deployment, optionally with a version")
     add_serving_arguments(serve)  # --host, --workers, --max-batch-size, --max-latency-ms: as the predictor's
-    serve.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
     serve.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (default 180)")
     serve.add_argument("--log-payloads", metavar="DIR", help="log each request's inputs and outputs to DIR")
     serve.add_argument("--log-format", choices=("jsonl", "parquet"), default="jsonl", help="payload files' format")

@@ -14,6 +14,8 @@ from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
 """KServe binds 0.0.0.0; a model served from a laptop stays on loopback unless told otherwise."""
+DEFAULT_PORT = 8080
+"""KServe's own default HTTP port (``--http_port``)."""
 
 
 def add_serving_arguments(

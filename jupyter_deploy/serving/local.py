@@ -28,7 +28,6 @@ from typing import IO, Any
 from ..exceptions import NotFoundError, ServeError
 from ..runtime.listen import DEFAULT_HOST, busy_port_message, free_port, port_in_use
 
-DEFAULT_PORT = 8080
 EXAMPLE_INLINE_LIMIT = 2000
 
 
@@ -49,7 +48,7 @@ class LocalServer:
     def base_url(self) -> str:
         host = self.host
         if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
+            host = DEFAULT_HOST
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
