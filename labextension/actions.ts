@@ -1,264 +1,158 @@
+/**
+ * The buttons each deployment gets, and the one way they run: call the action's route, hand its answer
+ * to `POST /jupyter-deploy/outcome`, show what the server makes of it. While the outcome is busy (a
+ * retraining job), ask the route again. Nothing here decides whether an action succeeded or how it reads.
+ */
 import { NotebookPanel } from '@jupyterlab/notebook';
 
 import {
   IDeploymentView,
-  IExportResult,
+  IOutcome,
   IRetrainJob,
   IRetrainRequest
 } from './models';
 import { DeployService } from './service';
 
-/** What an action may use: the service, the notebook the panel describes, and a progress line. */
+/** What an action may use: the service, the notebook the panel describes, the panel's form. */
 export interface IActionContext {
   service: DeployService;
   notebook: NotebookPanel;
-  /** Replace the busy line while the action runs (the cell being retrained, the apply step). */
-  progress(text: string): void;
   /** The retraining parameters and promotion gate entered in the panel for this deployment. */
   retrainOptions(): Pick<IRetrainRequest, 'parameters' | 'promote_if'>;
-  /** The running retraining job (the panel offers to cancel it), or null once it has ended. */
-  onJob(job: IRetrainJob | null): void;
-}
-
-/** What an action shows when it succeeds: a line, and optionally a monospace block (URL, request). */
-export interface IActionOutcome {
-  text: string;
-  detail?: string;
 }
 
 /**
  * A button the panel shows for each deployment, when the server lists `requires` in
- * `GET /jupyter-deploy/info` `actions`. `run` calls the service and returns what to show; a failure
- * throws, and the panel shows the server's message.
+ * `GET /jupyter-deploy/info` `actions`; `id` names it to the outcome route and in `data-action`.
  */
 export interface IPanelAction {
   id: string;
   requires: string;
   label: string;
   busyLabel: string;
-  run(
-    context: IActionContext,
-    deployment: IDeploymentView
-  ): Promise<string | IActionOutcome>;
+  /** The server reads the saved notebook: save it first. */
+  readsNotebook?: boolean;
+  /** Call the action's route; its answer goes to the outcome route. */
+  start(context: IActionContext, deployment: IDeploymentView): Promise<unknown>;
+  /** A background job: its answer again, asked while the outcome is busy. */
+  poll?(service: DeployService, answer: unknown): Promise<unknown>;
+  /** Stop the background job of `answer`. */
+  cancel?(service: DeployService, answer: unknown): Promise<unknown>;
 }
 
-const RETRAIN_POLL_MS = 1000;
+/** How the panel follows a running action: its busy line, and how to cancel it (null: it cannot be). */
+export interface IActionProgress {
+  show(outcome: IOutcome): void;
+  cancellable(cancel: (() => Promise<unknown>) | null): void;
+}
+
+const POLL_MS = 1000;
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-async function saved(notebook: NotebookPanel): Promise<void> {
-  // export and retrain read the saved notebook
-  if (notebook.context.model.dirty) {
+/** Run `action` to its end and return the server's outcome; a failed call throws the server's message. */
+export async function runAction(
+  action: IPanelAction,
+  context: IActionContext,
+  deployment: IDeploymentView,
+  progress: IActionProgress
+): Promise<IOutcome> {
+  const { service, notebook } = context;
+  if (action.readsNotebook && notebook.context.model.dirty) {
     await notebook.context.save();
   }
-}
-
-function describeExport(result: IExportResult): string {
-  const version = `${result.info.name} ${result.info.version}`;
-  if (!result.created) {
-    return `Unchanged: ${version} already holds this code (${result.path}).`;
-  }
-  const changed = result.changed_files.length
-    ? `; changed: ${result.changed_files.join(', ')}`
-    : '';
-  return `Created ${version} in ${result.path}${changed}.`;
-}
-
-const exportAction: IPanelAction = {
-  id: 'export',
-  requires: 'export',
-  label: 'Export',
-  busyLabel: 'Exporting (running the parity check)…',
-  async run({ service, notebook }, deployment) {
-    await saved(notebook);
-    return describeExport(
-      await service.export({
-        path: notebook.context.path,
-        name: deployment.name
-      })
-    );
-  }
-};
-
-/** The live export (CLI `export --execute`): the server runs the notebook in a fresh kernel first. */
-const executeExportAction: IPanelAction = {
-  id: 'export-execute',
-  requires: 'export',
-  label: 'Run & Export',
-  busyLabel:
-    'Running the notebook in a fresh kernel, then exporting its live objects…',
-  async run({ service, notebook }, deployment) {
-    await saved(notebook);
-    return describeExport(
-      await service.export({
-        path: notebook.context.path,
-        name: deployment.name,
-        execute: true
-      })
-    );
-  }
-};
-
-const serveAction: IPanelAction = {
-  id: 'serve',
-  requires: 'serve',
-  label: 'Serve',
-  busyLabel: 'Starting a local model server…',
-  async run({ service }, deployment) {
-    const server = await service.serve(deployment.name);
-    return {
-      text: `Serving ${server.name} ${server.version} at ${server.url}`,
-      detail: `POST ${server.v1}\n\nTry it:\n${server.curl}`
-    };
-  }
-};
-
-const stopAction: IPanelAction = {
-  id: 'stop',
-  requires: 'serve',
-  label: 'Stop',
-  busyLabel: 'Stopping the local model server…',
-  async run({ service }, deployment) {
-    await service.stopServing(deployment.name);
-    return `Stopped the local ${deployment.name} server.`;
-  }
-};
-
-const manifestsAction: IPanelAction = {
-  id: 'manifests',
-  requires: 'manifests',
-  label: 'Manifests',
-  busyLabel: 'Writing and validating deploy/…',
-  async run({ service }, deployment) {
-    const written = await service.writeManifests(deployment.name);
-    const what = written.changed ? 'Wrote' : 'Unchanged:';
-    return {
-      text: `${what} the manifests of ${written.name} ${written.version}.`,
-      detail: written.files.join('\n')
-    };
-  }
-};
-
-function describeRetrain(job: IRetrainJob): string {
-  const result = job.result;
-  if (!result) {
-    return `Retraining finished (job ${job.id}).`;
-  }
-  if (result.promoted) {
-    return `Promoted ${result.name} ${result.version}: ${result.reason}`;
-  }
-  return `Not promoted (${result.outcome}; ${result.version} kept aside): ${result.reason}`;
-}
-
-const retrainAction: IPanelAction = {
-  id: 'retrain',
-  requires: 'retrain',
-  label: 'Retrain',
-  busyLabel: 'Starting the retraining job…',
-  async run(
-    { service, notebook, progress, retrainOptions, onJob },
-    deployment
-  ) {
-    await saved(notebook);
-    let job = await service.retrain({
-      path: notebook.context.path,
-      name: deployment.name,
-      ...retrainOptions()
-    });
-    onJob(job);
-    while (job.status === 'running') {
-      progress(
-        job.cell
-          ? `Retraining: running ${job.cell}`
-          : 'Retraining: starting the kernel…'
+  let answer = await action.start(context, deployment);
+  let outcome = await service.outcome({ action: action.id, result: answer });
+  try {
+    while (outcome.state === 'busy' && action.poll) {
+      const running = answer;
+      progress.cancellable(
+        action.cancel ? () => action.cancel!(service, running) : null
       );
-      await sleep(RETRAIN_POLL_MS);
-      job = await service.retrainJob(job.id);
+      progress.show(outcome);
+      await sleep(POLL_MS);
+      answer = await action.poll(service, answer);
+      outcome = await service.outcome({ action: action.id, result: answer });
     }
-    onJob(null);
-    if (job.status === 'failed') {
-      throw new Error(`Retraining failed: ${job.message ?? 'no message'}`);
-    }
-    return describeRetrain(job);
+  } finally {
+    progress.cancellable(null);
   }
-};
-
-/** A failure that still has something to show (the objects applied, the fields dropped). */
-export class ApplyDroppedError extends Error {
-  constructor(
-    message: string,
-    readonly detail: string
-  ) {
-    super(message);
-    this.name = 'ApplyDroppedError';
-  }
+  return outcome;
 }
 
-/**
- * Apply is one server call, `kube.apply` as the CLI runs it: validate, server-side apply, and the
- * fields the cluster dropped. Dropped fields make it a failure, as they make the CLI exit 1.
- */
-const applyAction: IPanelAction = {
-  id: 'apply',
-  requires: 'apply',
-  label: 'Apply',
-  busyLabel: 'Validating and applying deploy/ to the cluster…',
-  async run({ service }, deployment) {
-    const { result } = await service.apply(deployment.name, {
-      dry_run: false
-    });
-    const objects = (result.objects ?? []) as Record<string, unknown>[];
-    const dropped = (result.dropped ?? []) as string[];
-    const lines = objects.map(
-      item => `${item.kind}/${item.name} in ${item.namespace}: ${item.action}`
-    );
-    const detail = [
-      ...lines,
-      ...dropped.map(field => `dropped by the server: ${field}`)
-    ].join('\n');
-    if (dropped.length) {
-      throw new ApplyDroppedError(
-        `Applied ${deployment.name} to namespace ${result.namespace}, but the server dropped ` +
-          `${dropped.length} field(s) (unknown field?): ${dropped.join(', ')}`,
-        detail
-      );
-    }
-    return {
-      text: `Applied ${deployment.name} to namespace ${result.namespace}.`,
-      detail
-    };
-  }
-};
-
-/** What the cluster says about the InferenceService (`kube.status`, as `jupyter-deploy status`). */
-const statusAction: IPanelAction = {
-  id: 'status',
-  requires: 'apply',
-  label: 'Status',
-  busyLabel: 'Reading the status from the cluster…',
-  async run({ service }, deployment) {
-    const { result } = await service.clusterStatus(deployment.name);
-    const conditions = (result.conditions ?? []) as Record<string, unknown>[];
-    return {
-      text: `${deployment.name} in ${result.namespace}: ${result.ready ? 'ready' : 'not ready'}`,
-      detail: [
-        `url: ${result.url ?? 'none yet'}`,
-        ...conditions.map(
-          item =>
-            `${item.type}: ${item.status}${item.message ? ` (${item.message})` : ''}`
-        )
-      ].join('\n')
-    };
-  }
-};
+const jobId = (answer: unknown) => (answer as IRetrainJob).id;
 
 export const ACTIONS: IPanelAction[] = [
-  exportAction,
-  executeExportAction,
-  manifestsAction,
-  serveAction,
-  stopAction,
-  retrainAction,
-  applyAction,
-  statusAction
+  {
+    id: 'export',
+    requires: 'export',
+    label: 'Export',
+    busyLabel: 'Exporting (running the parity check)…',
+    readsNotebook: true,
+    start: ({ service, notebook }, { name }) =>
+      service.export({ path: notebook.context.path, name })
+  },
+  {
+    // the live export (CLI `export --execute`): the server runs the notebook in a fresh kernel first
+    id: 'export-execute',
+    requires: 'export',
+    label: 'Run & Export',
+    busyLabel:
+      'Running the notebook in a fresh kernel, then exporting its live objects…',
+    readsNotebook: true,
+    start: ({ service, notebook }, { name }) =>
+      service.export({ path: notebook.context.path, name, execute: true })
+  },
+  {
+    id: 'manifests',
+    requires: 'manifests',
+    label: 'Manifests',
+    busyLabel: 'Writing and validating deploy/…',
+    start: ({ service }, { name }) => service.writeManifests(name)
+  },
+  {
+    id: 'serve',
+    requires: 'serve',
+    label: 'Serve',
+    busyLabel: 'Starting a local model server…',
+    start: ({ service }, { name }) => service.serve(name)
+  },
+  {
+    id: 'stop',
+    requires: 'serve',
+    label: 'Stop',
+    busyLabel: 'Stopping the local model server…',
+    start: ({ service }, { name }) => service.stopServing(name)
+  },
+  {
+    id: 'retrain',
+    requires: 'retrain',
+    label: 'Retrain',
+    busyLabel: 'Starting the retraining job…',
+    readsNotebook: true,
+    start: ({ service, notebook, retrainOptions }, { name }) =>
+      service.retrain({
+        path: notebook.context.path,
+        name,
+        ...retrainOptions()
+      }),
+    poll: (service, answer) => service.retrainJob(jobId(answer)),
+    cancel: (service, answer) => service.cancelRetrain(jobId(answer))
+  },
+  {
+    // `kube.apply` as the CLI runs it, in one call: validate, server-side apply, the fields dropped
+    id: 'apply',
+    requires: 'apply',
+    label: 'Apply',
+    busyLabel: 'Validating and applying deploy/ to the cluster…',
+    start: ({ service }, { name }) => service.apply(name, { dry_run: false })
+  },
+  {
+    // what the cluster says about the InferenceService (`kube.status`, as `jupyter-deploy status`)
+    id: 'status',
+    requires: 'apply',
+    label: 'Status',
+    busyLabel: 'Reading the status from the cluster…',
+    start: ({ service }, { name }) => service.clusterStatus(name)
+  }
 ];

@@ -64,7 +64,7 @@ export function missingExtension(): HTMLElement {
     el(
       'pre',
       '',
-      'pip install jupyter-deploy\njupyter server extension enable jupyter_deploy'
+      'pip install jupyter-deploy-kserve\njupyter server extension enable jupyter_deploy'
     )
   );
   box.appendChild(el('p', '', 'Then restart JupyterLab.'));

@@ -1,6 +1,6 @@
 /**
- * Data on the wire, mirroring the pydantic models of `jupyter_deploy/models.py`
- * (Annotation, VersionInfo, ...) and the wire models of `jupyter_deploy/handlers.py`.
+ * Data on the wire, mirroring the pydantic models of `jupyter_deploy/records.py`
+ * (Annotation, VersionInfo, ...) and the wire models of `jupyter_deploy/jupyter/server/` (handlers, actions, panel, outcomes).
  * Keep the two in step: these interfaces describe, they do not decide.
  */
 
@@ -235,4 +235,18 @@ export interface IApplyRequest {
 export interface IClusterResult {
   name: string;
   result: Record<string, unknown>;
+}
+
+/** `outcomes.ActionAnswer`: `POST /jupyter-deploy/outcome`, an action's id and what its route answered. */
+export interface IActionAnswer {
+  action: string;
+  result: unknown;
+}
+
+/** `outcomes.Outcome`: what the answer means (busy: ask again later) and the words to show. */
+export interface IOutcome {
+  state: 'busy' | 'ok' | 'error';
+  text: string;
+  /** A monospace block: the objects applied, the files written, a request to try. */
+  detail?: string | null;
 }

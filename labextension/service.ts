@@ -1,4 +1,5 @@
 import {
+  IActionAnswer,
   IApplyRequest,
   IClusterResult,
   IExportRequest,
@@ -7,6 +8,7 @@ import {
   IParameterList,
   IManifestsWritten,
   INotebookDeployments,
+  IOutcome,
   IRetrainJob,
   IRetrainRequest,
   IRunList,
@@ -125,5 +127,10 @@ export class DeployService {
 
   clusterStatus(name: string): Promise<IClusterResult> {
     return requestAPI<IClusterResult>(`status/${encodeURIComponent(name)}`);
+  }
+
+  /** What an action's answer means (busy, done, failed) and the words to show: the server decides. */
+  outcome(answer: IActionAnswer): Promise<IOutcome> {
+    return requestAPI<IOutcome>('outcome', post(answer));
   }
 }
