@@ -8,12 +8,11 @@ resuming, and an atomic write of the output (a temporary file beside it, then a 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import BatchError
+from ..files import atomic_path
 from ..runtime.tables import FORMATS, read_frame, table_format, write_frame
 
 HASH_BLOCK = 1 << 20
@@ -77,11 +76,5 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
 def write_atomic(frame: Any, path: Path, fmt: str) -> None:
     """Write ``frame`` to a temporary file beside ``path`` and rename it into place (never half a file)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write_frame(frame, stream, fmt)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, temporary.open("wb") as stream:
+        write_frame(frame, stream, fmt)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import files
 from ..exceptions import BatchError
 from .io import check_paths, fingerprint, read_input, write_atomic
 
@@ -293,11 +294,10 @@ class Checkpoints:
         if not self.directory.is_dir():
             self.manifest.setdefault("input", self._fingerprint())
             self.directory.mkdir()
-            _write_text(self.directory / MANIFEST, json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+            files.write_atomic(self.directory / MANIFEST, json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
         path = self.directory / f"rows-{start:012d}-{end:012d}.parquet"
-        temporary = path.with_name(f".{path.name}.tmp")
-        write_parquet(predictions, temporary)
-        os.replace(temporary, path)
+        with files.atomic_path(path) as temporary:
+            write_parquet(predictions, temporary)
         self.chunks.append((start, end, path))
 
     def load(self) -> list[Any]:
@@ -307,9 +307,3 @@ class Checkpoints:
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

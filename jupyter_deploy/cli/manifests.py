@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cluster.report import applied_lines, dropped_warning, status_details, status_headline
 from ..project import MANIFEST_OPTIONS, convert, option_flag
 from .common import add_json, add_root, emit
+
+if TYPE_CHECKING:
+    from ..cluster.kube import Where
 
 
 def _cluster_options(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
@@ -28,6 +31,11 @@ def _manifest_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(option_flag(option), dest=option, nargs="?", const="true", help=spec.manifest_help)
         else:
             parser.add_argument(option_flag(option), dest=option, help=spec.manifest_help)
+
+
+def _where(args: argparse.Namespace) -> Where:
+    """The cluster the ``_cluster_options`` flags name."""
+    return {"namespace": args.namespace, "context": args.context, "kubeconfig": args.kubeconfig}
 
 
 def register(subparsers: Any) -> None:
@@ -157,15 +165,7 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_apply(args: argparse.Namespace) -> int:
     from ..cluster import kube
 
-    result = kube.apply(
-        args.root,
-        args.name,
-        dry_run=args.dry_run,
-        namespace=args.namespace,
-        context=args.context,
-        kubeconfig=args.kubeconfig,
-        validate=not args.no_validate,
-    )
+    result = kube.apply(args.root, args.name, dry_run=args.dry_run, validate=not args.no_validate, **_where(args))
     emit(args, result, "\n".join(applied_lines(result)))
     for dropped in result["dropped"]:
         print(f"jupyter-deploy: warning: {dropped_warning(dropped)}", file=sys.stderr)
@@ -175,7 +175,7 @@ def run_apply(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     from ..cluster import kube
 
-    result = kube.status(args.root, args.name, args.namespace, args.context, args.kubeconfig)
+    result = kube.status(args.root, args.name, **_where(args))
     lines = [status_headline(result), *(f"  {line}" for line in status_details(result))]
     emit(args, result, "\n".join(lines))
     return 0
@@ -184,7 +184,7 @@ def run_status(args: argparse.Namespace) -> int:
 def run_delete(args: argparse.Namespace) -> int:
     from ..cluster import kube
 
-    result = kube.delete(args.root, args.name, args.namespace, args.context, args.kubeconfig)
+    result = kube.delete(args.root, args.name, **_where(args))
     lines = [
         f"{item['kind']}/{item['name']} in {result['namespace']}: " + ("deleted" if item["deleted"] else "not found")
         for item in result["objects"]

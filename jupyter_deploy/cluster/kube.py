@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..exceptions import ClusterError, NotFoundError, OptionsError, ValidationError
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 FIELD_MANAGER = "jupyter-deploy"
 TIMEOUT = 15  # seconds per request
@@ -238,6 +241,20 @@ def deployment_documents(root: str | Path, name: str) -> list[dict[str, Any]]:
     return documents
 
 
+class Where(TypedDict, total=False):
+    """Which cluster and namespace a command talks to (``--kubeconfig``, ``--context``, ``--namespace``)."""
+
+    namespace: str | None  # default: the InferenceService's, else the kubeconfig context's
+    context: str | None
+    kubeconfig: str | Path | None
+
+
+def _reach(documents: list[dict[str, Any]], where: Where) -> tuple[Cluster, str]:
+    """The cluster of ``where`` and the namespace the documents go to."""
+    cluster = Cluster(where.get("kubeconfig"), where.get("context"))
+    return cluster, _namespace(cluster, documents, where.get("namespace"))
+
+
 def _namespace(cluster: Cluster, documents: list[dict[str, Any]], namespace: str | None) -> str:
     if namespace:
         return namespace
@@ -249,13 +266,7 @@ def _namespace(cluster: Cluster, documents: list[dict[str, Any]], namespace: str
 
 
 def apply(
-    root: str | Path,
-    name: str,
-    dry_run: bool = False,
-    namespace: str | None = None,
-    context: str | None = None,
-    kubeconfig: str | Path | None = None,
-    validate: bool = True,
+    root: str | Path, name: str, dry_run: bool = False, validate: bool = True, **where: Unpack[Where]
 ) -> dict[str, Any]:
     """``jupyter-deploy apply NAME``: validate, then server-side apply every object of the base.
 
@@ -271,24 +282,16 @@ def apply(
             f"deploy/{name} does not validate ({len(problems)} problem(s)); first: {problems[0]}",
             [problem.as_tuple() for problem in problems],
         )
-    cluster = Cluster(kubeconfig, context)
-    target = _namespace(cluster, documents, namespace)
+    cluster, target = _reach(documents, where)
     results = [cluster.apply(document, target, dry_run=dry_run) for document in documents]
     dropped = [f"{item['kind']}/{item['name']}: {path}" for item in results for path in item["dropped"]]
     return {"name": name, "namespace": target, "dry_run": dry_run, "objects": results, "dropped": dropped}
 
 
-def status(
-    root: str | Path,
-    name: str,
-    namespace: str | None = None,
-    context: str | None = None,
-    kubeconfig: str | Path | None = None,
-) -> dict[str, Any]:
+def status(root: str | Path, name: str, **where: Unpack[Where]) -> dict[str, Any]:
     """``jupyter-deploy status NAME``: the InferenceService's readiness, conditions and URL."""
-    cluster = Cluster(kubeconfig, context)
     documents = _isvc_documents(root, name)
-    target = _namespace(cluster, documents, namespace)
+    cluster, target = _reach(documents, where)
     found = cluster.get(documents[0], target)
     if found is None:
         raise NotFoundError(f"InferenceService {name} does not exist in namespace {target}: apply it first")
@@ -318,17 +321,10 @@ def _canary_percent(spec: dict[str, Any]) -> int | None:
     return percent if isinstance(percent, int) else None
 
 
-def delete(
-    root: str | Path,
-    name: str,
-    namespace: str | None = None,
-    context: str | None = None,
-    kubeconfig: str | Path | None = None,
-) -> dict[str, Any]:
+def delete(root: str | Path, name: str, **where: Unpack[Where]) -> dict[str, Any]:
     """``jupyter-deploy delete NAME``: delete the objects of the base (last first)."""
-    cluster = Cluster(kubeconfig, context)
     documents = deployment_documents(root, name)
-    target = _namespace(cluster, documents, namespace)
+    cluster, target = _reach(documents, where)
     deleted = [
         {"kind": doc["kind"], "name": doc["metadata"]["name"], "deleted": cluster.delete(doc, target)}
         for doc in reversed(documents)

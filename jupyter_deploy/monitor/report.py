@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..files import write_atomic
 
 WIDTH, HEIGHT, PAD = 420, 150, 24
 REFERENCE_COLOR, OBSERVED_COLOR = "#8da0cb", "#fc8d62"
@@ -57,18 +57,7 @@ def _verdict(result: dict[str, Any]) -> str:
 
 def write_html(result: dict[str, Any], path: str | Path) -> Path:
     """The report, written atomically (a temporary file renamed into place: never a half-written page)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = html_report(result)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(path, html_report(result))
 
 
 def html_report(result: dict[str, Any]) -> str:

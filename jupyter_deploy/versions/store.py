@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..exceptions import NotFoundError
+from ..files import write_atomic
 from ..records import VersionInfo
 
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
@@ -86,13 +87,7 @@ def current_version(root: str | Path, name: str) -> str | None:
 def set_current(root: str | Path, name: str, version: str) -> None:
     """Point ``CURRENT`` at ``version`` (atomically: write a temp file, then rename)."""
     version_path(root, name, version)  # raises if it does not exist
-    directory = deployment_dir(root, name)
-    temp = directory / f".CURRENT-{secrets.token_hex(6)}"
-    # created with the user's umask (mkstemp's 0600 would survive the rename)
-    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(version + "\n")
-    os.replace(temp, directory / "CURRENT")
+    write_atomic(deployment_dir(root, name) / "CURRENT", version + "\n")
 
 
 def check_version(version: str) -> str:
