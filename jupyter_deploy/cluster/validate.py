@@ -14,16 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .rules import (
-    QUANTITY,
-    is_deployment_name,
-    is_dns_label,
-    is_dns_subdomain,
-    is_label_value,
-    looks_secret,
-    quantity_problem,
-    quantity_value,
-)
+from . import rules
 from .schemas import Problem, builtin_problems, isvc_validator, json_path, schema_problems
 from .webhook import webhook_problems
 
@@ -39,14 +30,14 @@ def _metadata_problems(document: dict[str, Any], file: str, isvc: bool) -> Itera
         return
     name = metadata.get("name")
     valid, rule = (
-        (is_deployment_name, "lower-case letters, digits and '-', starting with a letter")
+        (rules.is_deployment_name, "lower-case letters, digits and '-', starting with a letter")
         if isvc
-        else (is_dns_subdomain, "lower-case letters, digits, '-' and '.'")
+        else (rules.is_dns_subdomain, "lower-case letters, digits, '-' and '.'")
     )
     if not isinstance(name, str) or not valid(name):
         yield Problem(file, "metadata.name", f"{name!r} is not a valid name: {rule}")
     namespace = metadata.get("namespace")
-    if namespace is not None and (not isinstance(namespace, str) or not is_dns_label(namespace)):
+    if namespace is not None and (not isinstance(namespace, str) or not rules.is_dns_label(namespace)):
         yield Problem(file, "metadata.namespace", f"{namespace!r} is not a valid namespace")
     yield from _labels(metadata.get("labels"), "metadata.labels", file, values=True)
     yield from _labels(metadata.get("annotations"), "metadata.annotations", file, values=False)
@@ -57,11 +48,11 @@ def _labels(mapping: Any, where: str, file: str, values: bool) -> Iterator[Probl
         return
     for key, value in mapping.items():
         prefix, slash, name = str(key).rpartition("/")
-        if (slash and not is_dns_subdomain(prefix)) or not name or not is_label_value(name):
+        if (slash and not rules.is_dns_subdomain(prefix)) or not name or not rules.is_label_value(name):
             yield Problem(file, f"{where}.{key}", f"{key!r} is not a valid key")
         if not isinstance(value, str):
             yield Problem(file, f"{where}.{key}", f"value {value!r} must be a string (quote it)")
-        elif values and not is_label_value(value):
+        elif values and not rules.is_label_value(value):
             yield Problem(file, f"{where}.{key}", f"{value!r} is not a valid label value")
 
 
@@ -83,16 +74,16 @@ def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
         key = parts[-1]
         if key in ("requests", "limits") and len(parts) >= 2 and parts[-2] == "resources" and isinstance(node, dict):
             for resource, quantity in node.items():
-                problem = quantity_problem(str(quantity))
+                problem = rules.quantity_problem(str(quantity))
                 if problem:
                     yield Problem(file, json_path([*parts, resource]), problem)
         elif key == "resources" and isinstance(node, dict):
             yield from _limits_below_requests(node, parts, file)
-        elif key == "sizeLimit" and quantity_problem(str(node)):
-            yield Problem(file, json_path(parts), str(quantity_problem(str(node))))
+        elif key == "sizeLimit" and rules.quantity_problem(str(node)):
+            yield Problem(file, json_path(parts), str(rules.quantity_problem(str(node))))
         elif key == "env" and isinstance(node, list):
             for index, item in enumerate(node):
-                if isinstance(item, dict) and "value" in item and looks_secret(str(item.get("name", ""))):
+                if isinstance(item, dict) and "value" in item and rules.looks_secret(str(item.get("name", ""))):
                     yield Problem(
                         file,
                         json_path([*parts, index, "value"]),
@@ -108,9 +99,9 @@ def _limits_below_requests(resources: dict[str, Any], parts: list[Any], file: st
         return
     for resource, limit in limits.items():
         request = requests.get(resource)
-        if request is None or not QUANTITY.match(str(limit)) or not QUANTITY.match(str(request)):
+        if request is None or not rules.QUANTITY.match(str(limit)) or not rules.QUANTITY.match(str(request)):
             continue
-        if quantity_value(str(limit)) < quantity_value(str(request)):
+        if rules.quantity_value(str(limit)) < rules.quantity_value(str(request)):
             yield Problem(
                 file,
                 json_path([*parts, "limits", resource]),
