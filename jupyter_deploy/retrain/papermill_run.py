@@ -42,7 +42,7 @@ def run_notebook(
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    from ..versions.execute import KERNEL_NAME, _result, export_cell, kernel_name
+    from ..versions.execute import KERNEL_NAME, export_cell, export_result, kernel_name
 
     node = load_notebook_node(str(notebook))  # with the metadata papermill expects on every cell
     kernel = kernel_name()
@@ -84,31 +84,24 @@ def run_notebook(
             **({CELL_CALLBACK: on_cell} if on_cell is not None else {}),
         )
     except PapermillExecutionError as error:
-        raise RetrainError(
-            f"retraining {name} failed in {cell_label(executed, notebook)}: {error.ename}: "
-            f"{error.evalue}; executed notebook kept: {shown(executed)}",
-            str(executed),
-            run_id,
-        ) from None
+        where = cell_label(executed, notebook)
+        raise _failed(name, executed, run_id, f"failed in {where}: {error.ename}: {error.evalue}") from None
     except TimeoutError:
-        raise RetrainError(
-            f"retraining {name} timed out after {timeout:g} s in {cell_label(executed, notebook)}; "
-            f"executed notebook kept: {shown(executed)}",
-            str(executed),
-            run_id,
-        ) from None
+        where = cell_label(executed, notebook)
+        raise _failed(name, executed, run_id, f"timed out after {timeout:g} s in {where}") from None
     except RuntimeError as error:  # nbclient's DeadKernelError and kernel start failures
-        raise RetrainError(
-            f"retraining {name} failed: the kernel died or did not start ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}); executed notebook kept: {shown(executed)}",
-            str(executed),
-            run_id,
-        ) from None
-    exported = _result(result.cells[-1])
+        why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        raise _failed(name, executed, run_id, f"failed: the kernel died or did not start ({why})") from None
+    exported = export_result(result.cells[-1])
     return (
         {"version": exported.info.version, "path": exported.path, "created": exported.created},
         _metrics_found(result.cells[-1]),
     )
+
+
+def _failed(name: str, executed: Path, run_id: str, what: str) -> RetrainError:
+    """The run's notebook failed: say how, and where the executed notebook is kept."""
+    return RetrainError(f"retraining {name} {what}; executed notebook kept: {shown(executed)}", str(executed), run_id)
 
 
 def _metrics_cell(gate: Gate) -> str:

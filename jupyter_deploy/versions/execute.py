@@ -112,7 +112,7 @@ def execute_and_export(
         ) from None
     except (CellTimeoutError, DeadKernelError) as error:
         raise NotebookError(f"running the notebook failed: {error}", str(path)) from None
-    return _result(node.cells[-1])
+    return export_result(node.cells[-1])
 
 
 def _execute_with_progress(client: Any, node: Any, env: dict[str, str]) -> None:
@@ -142,7 +142,8 @@ def _failing_cell(node: Any) -> str:
     return "a cell"
 
 
-def _result(cell: Any) -> ExportResult:
+def export_result(cell: Any) -> ExportResult:
+    """What the export cell (``export_cell``) printed: the result, or the error raised again here."""
     payload = cell_json_line(cell, RESULT_MARKER)
     if payload is None:
         raise NotebookError("the notebook ran but the export cell printed no result")
