@@ -7,7 +7,7 @@
 /** A role name; the server's list (`GET /jupyter-deploy/info` `roles`) is the only one. */
 export type Role = string;
 
-/** One annotated cell (`models.Annotation`). */
+/** One annotated cell (`records.Annotation`). */
 export interface IAnnotation {
   role: Role;
   name: string;
@@ -18,7 +18,7 @@ export interface IAnnotation {
   via: 'magic' | 'tag';
 }
 
-/** `models.ColumnSpec`: one column of a DataFrame example_input. */
+/** `records.ColumnSpec`: one column of a DataFrame example_input. */
 export interface IColumnSpec {
   name: string;
   dtype: string;
@@ -26,7 +26,7 @@ export interface IColumnSpec {
   ordered?: boolean;
 }
 
-/** `models.TensorSpec`. */
+/** `records.TensorSpec`. */
 export interface ITensorSpec {
   kind: 'torch' | 'numpy' | 'list' | 'json' | 'dataframe';
   dtype: string | null;
@@ -34,7 +34,7 @@ export interface ITensorSpec {
   columns?: IColumnSpec[];
 }
 
-/** `models.Parity`. */
+/** `records.Parity`. */
 export interface IParity {
   status: 'passed' | 'failed' | 'skipped';
   detail: string;
@@ -42,7 +42,7 @@ export interface IParity {
   seconds: number | null;
 }
 
-/** `models.VersionInfo`: `deployments/NAME/vN/version.json`. */
+/** `records.VersionInfo`: `deployments/NAME/vN/version.json`. */
 export interface IVersionInfo {
   name: string;
   version: string;
@@ -61,7 +61,7 @@ export interface IVersionInfo {
   files: string[];
 }
 
-/** `models.ExportResult`; `path` is relative to the server root. */
+/** `records.ExportResult`; `path` is relative to the server root. */
 export interface IExportResult {
   info: IVersionInfo;
   path: string;
@@ -115,7 +115,7 @@ export interface IExportRequest {
   execute?: boolean;
 }
 
-/** `handlers_panel.TagRequest`: `POST /jupyter-deploy/tag`. */
+/** `panel.TagRequest`: `POST /jupyter-deploy/tag`. */
 export interface ITagRequest {
   path: string;
   /** A role from `IServerInfo.roles`, or '' to remove the cell's role. */
@@ -124,40 +124,40 @@ export interface ITagRequest {
   name?: string | null;
 }
 
-/** `handlers_panel.TagResult`: the tags the cell should carry. */
+/** `panel.TagResult`: the tags the cell should carry. */
 export interface ITagResult {
   tags: string[];
   role: string | null;
   name: string | null;
 }
 
-/** `handlers_panel.DeclaredParameter`. */
+/** `panel.DeclaredParameter`. */
 export interface IDeclaredParameter {
   name: string;
   type: string | null;
   default: string;
 }
 
-/** `handlers_panel.ParameterList`: `GET /jupyter-deploy/parameters?path=NB`. */
+/** `panel.ParameterList`: `GET /jupyter-deploy/parameters?path=NB`. */
 export interface IParameterList {
   path: string;
   parameters: IDeclaredParameter[];
 }
 
-/** `handlers_actions.ManifestFile`; `path` is relative to the project root (`deploy/NAME/...`). */
+/** `actions.ManifestFile`; `path` is relative to the project root (`deploy/NAME/...`). */
 export interface IManifestFile {
   path: string;
   text: string;
 }
 
-/** `handlers_actions.ManifestPreview`: `GET /jupyter-deploy/manifests/NAME` (nothing written). */
+/** `actions.ManifestPreview`: `GET /jupyter-deploy/manifests/NAME` (nothing written). */
 export interface IManifestPreview {
   name: string;
   version: string;
   files: IManifestFile[];
 }
 
-/** `handlers_actions.ManifestsWritten`: `POST /jupyter-deploy/manifests/NAME`. */
+/** `actions.ManifestsWritten`: `POST /jupyter-deploy/manifests/NAME`. */
 export interface IManifestsWritten {
   name: string;
   version: string;
@@ -165,7 +165,7 @@ export interface IManifestsWritten {
   changed: boolean;
 }
 
-/** `handlers_actions.ServeStatus`: `GET|POST|DELETE /jupyter-deploy/serve/NAME`. */
+/** `actions.ServeStatus`: `GET|POST|DELETE /jupyter-deploy/serve/NAME`. */
 export interface IServeStatus {
   name: string;
   running: boolean;
@@ -178,7 +178,7 @@ export interface IServeStatus {
   example: string | null;
 }
 
-/** `handlers_actions.RetrainRequest`: `POST /jupyter-deploy/retrain`. */
+/** `actions.RetrainRequest`: `POST /jupyter-deploy/retrain`. */
 export interface IRetrainRequest {
   path: string;
   name?: string | null;
@@ -186,7 +186,7 @@ export interface IRetrainRequest {
   promote_if?: string | null;
 }
 
-/** `retrain.RetrainResult`. */
+/** `retrain.run.RetrainResult`. */
 export interface IRetrainResult {
   name: string;
   run_id: string;
@@ -206,7 +206,7 @@ export interface IRetrainResult {
   seconds: number;
 }
 
-/** `retrain_jobs.RetrainJob`: `GET /jupyter-deploy/retrain/JOB`. */
+/** `retrain.jobs.RetrainJob`: `GET /jupyter-deploy/retrain/JOB`. */
 export interface IRetrainJob {
   id: string;
   name: string | null;
@@ -219,19 +219,19 @@ export interface IRetrainJob {
   cancelled: boolean;
 }
 
-/** `handlers_actions.RunList`: `GET /jupyter-deploy/runs/NAME`. */
+/** `actions.RunList`: `GET /jupyter-deploy/runs/NAME`. */
 export interface IRunList {
   name: string;
   runs: Record<string, unknown>[];
 }
 
-/** `handlers_actions.ApplyRequest`: `POST /jupyter-deploy/apply/NAME`. */
+/** `actions.ApplyRequest`: `POST /jupyter-deploy/apply/NAME`. */
 export interface IApplyRequest {
   dry_run: boolean;
   validate_first?: boolean;
 }
 
-/** `handlers_actions.ClusterResult`: apply and status, as `kube.apply` / `kube.status` return them. */
+/** `actions.ClusterResult`: apply and status, as `kube.apply` / `kube.status` return them. */
 export interface IClusterResult {
   name: string;
   result: Record<string, unknown>;

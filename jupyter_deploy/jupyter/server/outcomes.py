@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from ...cluster.report import applied_lines, dropped_warning, status_details, status_headline
 from ...records import ExportResult
@@ -128,14 +128,13 @@ class Condition(BaseModel):
 
 
 class StatusReport(BaseModel):
-    """``kube.status``'s answer."""
+    """``kube.status``'s answer; the rest (version, canary share) is read by ``status_details`` as sent."""
+
+    model_config = ConfigDict(extra="allow")
 
     name: str
     namespace: str
     ready: bool
-    url: str | None = None
-    version: str | None = None
-    canary: int | None = None
     conditions: list[Condition]
 
 
