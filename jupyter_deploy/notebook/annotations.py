@@ -17,12 +17,23 @@ from ..records import ROLES, Annotation, Deployment
 from .read import Cell, NotebookSource
 
 DEPLOY_MAGIC = re.compile(r"^\s*%%deploy\b(?P<args>.*)$")
-_TAG = re.compile(r"^deploy:(?P<role>[^:]*)(?::(?P<name>.*))?$")
+TAG_PREFIX = "deploy:"
+_TAG = re.compile(rf"^{TAG_PREFIX}(?P<role>[^:]*)(?::(?P<name>.*))?$")
 # a line that is a magic, a shell escape, or assigns from one (x = !ls, y = %timeit ...)
 _IPYTHON_LINE = re.compile(r"^(?P<indent>\s*)(?:[%!]|\w+\s*=\s*[%!])")
 _HELP_LINE = re.compile(r"^\s*[?\w.]+\?\??\s*$")
 # cell magics whose body is still Python that should run; any other cell magic drops the cell
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+
+
+def is_role_tag(tag: str) -> bool:
+    """Whether a cell tag is one of ours (``deploy:ROLE[:NAME]``)."""
+    return tag.startswith(TAG_PREFIX)
+
+
+def role_tag(role: str, name: str | None) -> str:
+    """The tag a cell carries to take ``role`` in deployment ``name`` (the default one when None)."""
+    return f"{TAG_PREFIX}{role}:{name}" if name else f"{TAG_PREFIX}{role}"
 
 
 def check_name(name: str, where: str | None = None) -> str:
@@ -103,7 +114,7 @@ def annotation_of(cell: Cell, default_name: str) -> Annotation | None:
     """The cell's annotation, from its first line or its tags; None for ordinary cells."""
     first_line = cell.source.lstrip("\n").split("\n", 1)[0]
     match = DEPLOY_MAGIC.match(first_line)
-    tag_annotations = [tag for tag in cell.tags if tag.startswith("deploy:")]
+    tag_annotations = [tag for tag in cell.tags if is_role_tag(tag)]
     if match:
         role, name, options = parse_magic_line(match.group("args"), cell.label)
         via = "magic"

@@ -19,8 +19,6 @@ from ...exceptions import JupyterDeployError
 from .handlers import NAMESPACE, DeployHandler
 from .outcomes import ActionAnswer
 
-TAG_PREFIX = "deploy:"
-
 
 class TagRequest(BaseModel):
     """``POST /jupyter-deploy/tag``: give the cell (its current ``tags``) ``role``; "" removes its role."""
@@ -55,9 +53,9 @@ class ParameterList(BaseModel):
 def tags_for_role(notebook: Path, role: str, tags: list[str], name: str | None) -> TagResult:
     """The one rule: ``deploy:ROLE`` or ``deploy:ROLE:NAME``; a new cell joins the notebook's only
     deployment by name (so it stays there when the notebook is renamed), else the default one."""
-    from ...notebook.annotations import check_name, check_role
+    from ...notebook.annotations import check_name, check_role, is_role_tag, role_tag
 
-    kept = [tag for tag in tags if not tag.startswith(TAG_PREFIX)]
+    kept = [tag for tag in tags if not is_role_tag(tag)]
     if not role:
         return TagResult(tags=kept, role=None, name=None)
     check_role(role)
@@ -65,9 +63,7 @@ def tags_for_role(notebook: Path, role: str, tags: list[str], name: str | None) 
         check_name(name)
     else:
         name = _only_deployment(notebook)
-    return TagResult(
-        tags=[*kept, f"{TAG_PREFIX}{role}:{name}" if name else f"{TAG_PREFIX}{role}"], role=role, name=name
-    )
+    return TagResult(tags=[*kept, role_tag(role, name)], role=role, name=name)
 
 
 def _only_deployment(notebook: Path) -> str | None:
