@@ -9,7 +9,6 @@ control flow) is saved as its ``state_dict`` instead and rebuilt from its class 
 
 from __future__ import annotations
 
-import copy
 import inspect
 import types
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..exceptions import CaptureError
+from . import torch_state
 from .base import CaptureContext, Saved, loaded
 
 
@@ -61,8 +61,6 @@ def portable_inputs(value: Any, device: str | None = None) -> Any:
 
 
 def save(name: str, module: Any, context: CaptureContext) -> Saved:
-    from . import torch_state
-
     inputs = context.module_inputs.get(name)
     lost = sorted(attributes_used(name, context.namespace) & attributes_export_drops(module))
     if inputs is None:
@@ -72,7 +70,7 @@ def save(name: str, module: Any, context: CaptureContext) -> Saved:
     else:
         try:
             return _export(name, module, inputs, context)
-        except _NotExportable as error:
+        except (_NotExportable, torch_state.NotCopyable) as error:
             reason = f"torch.export could not trace it: {error}"
     try:
         return torch_state.save(name, module, context, reason)
@@ -127,21 +125,10 @@ def attributes_export_drops(module: Any) -> set[str]:
     return dropped - {"forward"}
 
 
-def on_cpu(module: Any) -> Any:
-    """The module itself when it already lives on the CPU, else a CPU copy (the notebook's stays where it is)."""
-    tensors = [*module.parameters(), *module.buffers()]
-    if all(tensor.device.type == "cpu" for tensor in tensors):
-        return module
-    try:
-        return copy.deepcopy(module).cpu()
-    except Exception as error:  # deepcopy raises whatever the module's attributes raise
-        raise _NotExportable(f"it cannot be copied to the CPU ({type(error).__name__}: {error})") from None
-
-
 def _export(name: str, module: Any, inputs: tuple[tuple, dict], context: CaptureContext) -> Saved:
     import torch
 
-    cpu_module = on_cpu(module)
+    cpu_module = torch_state.on_cpu(module)
     args, kwargs = portable_inputs(inputs[0], "cpu"), portable_inputs(inputs[1], "cpu")
     batched = (_batchable(args), {key: _batchable_value(item) for key, item in kwargs.items()})
     attempts = [batched]

@@ -7,13 +7,28 @@ are saved once, as ``safetensors.torch.save_model`` does; the rebuilt module tie
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Any
 
 from ..exceptions import CaptureError
 from .base import CaptureContext, Saved
 from .torch_build import NotRebuildable, find_builder
-from .torch_module import on_cpu
+
+
+class NotCopyable(Exception):
+    """The module could not be copied to the CPU (its attributes refuse ``deepcopy``)."""
+
+
+def on_cpu(module: Any) -> Any:
+    """The module itself when it already lives on the CPU, else a CPU copy (the notebook's stays where it is)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if all(tensor.device.type == "cpu" for tensor in tensors):
+        return module
+    try:
+        return copy.deepcopy(module).cpu()
+    except Exception as error:  # deepcopy raises whatever the module's attributes raise
+        raise NotCopyable(f"it cannot be copied to the CPU ({type(error).__name__}: {error})") from None
 
 
 def save(name: str, module: Any, context: CaptureContext, reason: str) -> Saved:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import RetrainError
+from ..project import ROOT_VARIABLE
 from .engine import CELL_CALLBACK, KERNEL_START, progress_engine
 from .gate import Gate
 
@@ -62,7 +63,7 @@ def run_notebook(
         "MLFLOW_RUN_ID": run_id,
         "JD_MLFLOW_RUN_ID": run_id,  # mlflow.start_run() in the notebook consumes MLFLOW_RUN_ID
         "MLFLOW_TRACKING_URI": store.uri,
-        "JD_PROJECT_ROOT": str(root),
+        ROOT_VARIABLE: str(root),
         "JD_NOTEBOOK_PATH": str(parameterized),
         "JD_NOTEBOOK_LABEL": label,
         "JD_EXPORT_NO_PROMOTE": "1",

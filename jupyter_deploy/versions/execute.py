@@ -14,6 +14,7 @@ from typing import Any
 
 from ..error_wire import rebuild_error
 from ..exceptions import NotebookError
+from ..project import ROOT_VARIABLE
 from ..records import ExportResult
 from .json_line import cell_json_line
 
@@ -96,7 +97,7 @@ def execute_and_export(
         )
     )
     # the kernel's own environment, never this process's (a server thread must not leak it to other kernels)
-    env = {**os.environ, "JD_NOTEBOOK_PATH": str(notebook_path), "JD_PROJECT_ROOT": str(root)}
+    env = {**os.environ, "JD_NOTEBOOK_PATH": str(notebook_path), ROOT_VARIABLE: str(root)}
     client = NotebookClient(
         node, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(notebook_path.parent)}}
     )
