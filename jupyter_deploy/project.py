@@ -1,4 +1,4 @@
-"""Deployment options: one table of what exists (``OPTIONS``), and their precedence.
+"""The project: its root (``project_root``), ``deploy.yaml``, the one option table (``OPTIONS``) and precedence.
 
 Options come from the CLI, then the ``%%deploy`` magic line (recorded in ``version.json``), then
 ``deploy.yaml`` at the project root (``defaults:`` and ``deployments: {NAME: {...}}``), then defaults.

@@ -1,4 +1,5 @@
-"""Data on the wire and in files: pydantic models, mirrored by ``labextension/models.ts``."""
+"""The records passed between stages and written to files (annotations, deployments, tensor specs, version
+info, export results): pydantic models, mirrored on the wire by ``labextension/models.ts``."""
 
 from __future__ import annotations
 

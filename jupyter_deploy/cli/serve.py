@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..runtime.listen import DEFAULT_PORT, add_serving_arguments
+from ..runtime.payload_log import add_arguments as add_payload_log_arguments
 from .common import add_json, add_root
 
 
@@ -27,10 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT}; 0 picks a free one)"
     )
     serve.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (default 180)")
-    serve.add_argument("--log-payloads", metavar="DIR", help="log each request's inputs and outputs to DIR")
-    serve.add_argument("--log-format", choices=("jsonl", "parquet"), default="jsonl", help="payload files' format")
-    serve.add_argument("--log-rotate-mb", type=float, help="start a new payload file past this size (default 64)")
-    serve.add_argument("--log-rotate-seconds", type=float, help="start a new payload file this often (default 3600)")
+    add_payload_log_arguments(serve)  # --log-payloads DIR and its format, rotation, queue: as the predictor's
     add_root(serve)
     add_json(serve)
     serve.set_defaults(handler=run_serve)
@@ -41,7 +39,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..runtime.listen import serving_arguments
     from ..serving.local import serve_foreground, start_server
 
-    payload_log = log_options(args.log_payloads, args.log_format, args.log_rotate_mb, args.log_rotate_seconds)
+    payload_log = log_options(
+        args.log_payloads, args.log_format, args.log_rotate_mb, args.log_rotate_seconds, args.log_queue_size
+    )
     server = start_server(
         args.root,
         args.spec,

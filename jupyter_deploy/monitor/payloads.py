@@ -24,6 +24,7 @@ def log_options(
     log_format: str = "jsonl",
     rotate_mb: float | None = None,
     rotate_seconds: float | None = None,
+    queue_size: int | None = None,
 ) -> dict[str, Any] | None:
     """``serve --log-payloads DIR``'s settings, checked here so a bad directory is one line, not a dead server."""
     if directory is None:
@@ -38,11 +39,13 @@ def log_options(
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise MonitorError(f"--log-payloads {directory}: cannot create the directory ({error.strerror})") from None
-    for value, flag in ((rotate_mb, "--log-rotate-mb"), (rotate_seconds, "--log-rotate-seconds")):
+    for value, flag in (
+        (rotate_mb, "--log-rotate-mb"), (rotate_seconds, "--log-rotate-seconds"), (queue_size, "--log-queue-size")
+    ):  # fmt: skip
         if value is not None and value <= 0:
             raise MonitorError(f"{flag} must be positive, not {value}")
     return {"log_payloads": str(path), "log_format": log_format, "log_rotate_mb": rotate_mb,
-            "log_rotate_seconds": rotate_seconds}  # fmt: skip
+            "log_rotate_seconds": rotate_seconds, "log_queue_size": queue_size}  # fmt: skip
 
 
 def predictor_arguments(options: dict[str, Any] | None) -> list[str]:

@@ -3,7 +3,7 @@
 One run, in order:
 1. check everything that can be checked without a kernel: the notebook and its deployment, the
    parameters against its ``parameters`` cell (``parameters.py``), the ``--promote-if`` gate (``gate.py``);
-2. open an MLflow run (``mlflow_store.py``) with the parameters; its id goes to the kernel as
+2. open an MLflow run (``mlflow_store``) with the parameters; its id goes to the kernel as
    ``MLFLOW_RUN_ID`` so the notebook's own ``mlflow.log_*`` calls land in it;
 3. run the notebook with papermill in the ``jupyter-deploy`` kernel. Its ``%%deploy`` cells run for real, and a
    final cell exports the deployment from the live kernel as the next version (lineage: the run id) without

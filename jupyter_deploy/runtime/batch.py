@@ -14,13 +14,13 @@ Needs pandas and pyarrow in the image (``export --requirement pandas --requireme
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .predictor_module import load_predictor_class
 from .tables import (
     ROW_COLUMN,
     TableError,
@@ -68,17 +68,7 @@ def shard_index(given: int | None, shards: int) -> int:
 
 def load_model(version_dir: Path) -> Any:
     """The version's predictor (``predictor.py`` beside this package), loaded as the server loads it."""
-    spec = importlib.util.spec_from_file_location("_jd_predictor", version_dir / "predictor.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_jd_predictor"] = module
-    spec.loader.exec_module(module)
-    model_class = next(
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and value.__module__ == "_jd_predictor" and hasattr(value, "load_state")
-    )
-    model = model_class()
+    model = load_predictor_class(version_dir)()
     model.load()
     return model
 

@@ -46,17 +46,25 @@ DEFAULTS: dict[str, Any] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The predictor's payload-logging options (``jupyter-deploy serve`` passes them through)."""
+    """The payload-logging options: the predictor's, and ``jupyter-deploy serve``'s, which passes them through."""
     parser.add_argument(
-        "--log_payloads", "--log-payloads", dest="log_payloads", default=None, help="log requests to this directory"
-    )
-    parser.add_argument("--log_format", "--log-format", dest="log_format", choices=FORMATS, default="jsonl")
-    parser.add_argument("--log_rotate_mb", "--log-rotate-mb", dest="log_rotate_mb", type=float, default=64.0)
+        "--log-payloads", "--log_payloads", dest="log_payloads", metavar="DIR", default=None,
+        help="log each request's inputs and outputs to DIR",
+    )  # fmt: skip
     parser.add_argument(
-        "--log_rotate_seconds", "--log-rotate-seconds", dest="log_rotate_seconds", type=float, default=3600.0
-    )
+        "--log-format", "--log_format", dest="log_format", choices=FORMATS, default=DEFAULTS["log_format"],
+        help="payload files' format",
+    )  # fmt: skip
     parser.add_argument(
-        "--log_queue_size", "--log-queue-size", dest="log_queue_size", type=int, default=10_000,
+        "--log-rotate-mb", "--log_rotate_mb", dest="log_rotate_mb", type=float, default=DEFAULTS["log_rotate_mb"],
+        help="start a new payload file past this size (default 64)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-rotate-seconds", "--log_rotate_seconds", dest="log_rotate_seconds", type=float,
+        default=DEFAULTS["log_rotate_seconds"], help="start a new payload file this often (default 3600)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-queue-size", "--log_queue_size", dest="log_queue_size", type=int, default=DEFAULTS["log_queue_size"],
         help="requests waiting to be written before new ones are dropped (and counted)",
     )  # fmt: skip
 

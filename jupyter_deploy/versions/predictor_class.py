@@ -1,29 +1,20 @@
 """Import a version's ``predictor.py`` in this process, as the model server imports it, and find its model class.
 
-Used inside the fresh processes that check a version (parity, batching) and by batch prediction.
+Used inside the fresh processes that check a version (parity, batching) and by batch prediction. The import
+itself is the runtime's (``runtime.predictor_module``); here the version's own ``_jd_runtime/`` is put first
+on the path, so predictor.py imports the runtime it ships with.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-MODULE_NAME = "_jd_predictor"
+from ..runtime import predictor_module
 
 
 def load_predictor_class(version_dir: Path) -> Any:
     """The ``NotebookModel`` subclass defined by ``version_dir/predictor.py`` (imported as ``_jd_predictor``)."""
-    # the version's own runtime (``_jd_runtime/``) is imported from beside predictor.py, as when it serves
     sys.path.insert(0, str(Path(version_dir).resolve()))
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, Path(version_dir) / "predictor.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return next(
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and value.__module__ == MODULE_NAME and hasattr(value, "load_state")
-    )
+    return predictor_module.load_predictor_class(version_dir)

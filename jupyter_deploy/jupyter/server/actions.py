@@ -1,6 +1,6 @@
 """REST handlers for the actions on a deployment: manifests, local serving, retraining, apply / status.
 
-Thin front doors over ``manifests``, ``serve``, ``retrain`` (through ``retrain_jobs``), ``mlflow_store`` and
+Thin front doors over ``manifests``, ``serving.local``, ``retrain`` (through ``retrain.jobs``), ``mlflow_store`` and
 ``kube``; ``DeployHandler`` (``handlers.py``) does authentication, paths, bodies and the error mapping.
 """
 

@@ -1,9 +1,9 @@
 """REST handlers that answer the side panel's questions about rules, so the browser decides none of them.
 
 - ``POST /jupyter-deploy/tag``: the tags a cell should carry to take a role (the ``deploy:ROLE[:NAME]``
-  grammar, and which deployment a newly tagged cell joins, are ``extract.py``'s, not the browser's);
+  grammar, and which deployment a newly tagged cell joins, live in ``notebook.annotations``, not the browser);
 - ``GET /jupyter-deploy/parameters?path=NB``: the retraining parameters the notebook declares, as
-  ``retrain`` will check them (``parameters.py``);
+  ``retrain`` will check them (``retrain.parameters``);
 - ``POST /jupyter-deploy/outcome``: what an action's answer means (busy, done, failed) and the words to show
   (``outcomes.py``), so success and wording are the server's, as they are the CLI's.
 """
