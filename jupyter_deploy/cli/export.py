@@ -67,7 +67,7 @@ def _deployment_command(
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..jupyter.widgets import summary
+    from ..versions.store import export_summary
 
     if args.reference and not args.execute:
         from ..exceptions import MonitorError
@@ -97,12 +97,11 @@ def run_export(args: argparse.Namespace) -> int:
             args.requirement,
             parity=not args.no_parity,
         )
-    emit(args, result.model_dump(mode="json"), summary(result))
+    emit(args, result.model_dump(mode="json"), export_summary(result))
     return 0
 
 
 def run_versions(args: argparse.Namespace) -> int:
-    from ..jupyter.kernel_commands import format_versions
     from ..versions import store
 
     infos = store.list_versions(args.root, args.name)
@@ -114,7 +113,7 @@ def run_versions(args: argparse.Namespace) -> int:
         "current": current,
         "versions": [info.model_dump(mode="json") for info in infos],
     }
-    emit(args, data, format_versions(infos, current))
+    emit(args, data, store.format_versions(infos, current))
     return 0
 
 

@@ -12,6 +12,7 @@ from ..project import MANIFEST_OPTIONS, convert, option_flag
 from .common import add_json, add_root, emit
 
 if TYPE_CHECKING:
+    from ..cluster.command import Written
     from ..cluster.kube import Where
 
 
@@ -107,45 +108,32 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def run_manifests(args: argparse.Namespace) -> int:
-    from ..cluster.manifests import write_manifests
-
-    if args.batch_job or args.batch_input or args.batch_output:
-        return run_batch_job(args)
-    result = write_manifests(args.root, args.spec, cli_options(args), commit=args.commit, promote=args.promote)
-    lines = [
-        f"{'wrote' if result['changed'] else 'unchanged'} {result['directory']} ({result['name']} {result['version']})"
-    ]
-    if result["canary"]:
-        canary = result["canary"]
-        lines.append(f"  canary: {canary['percent']}% to {canary['version']}, the rest to {canary['stable']}")
-    if result["model_format"]:
-        lines.append(f"  KServe {result['model_format']} runtime: upload the model as UPLOAD.txt says")
-    lines += [f"  {path}" for path in result["files"]]
-    if args.commit:
-        lines.append(f"committed {result['commit']}" if result["commit"] else "nothing to commit")
-    emit(args, result, "\n".join(lines))
-    return 0
+def deploy_files_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed ``manifests`` flags as ``cluster.command.write_deploy_files``'s arguments."""
+    return {
+        "root": args.root,
+        "spec": args.spec,
+        "options": cli_options(args),
+        "commit": args.commit,
+        "promote": args.promote,
+        "batch_job": args.batch_job,
+        "batch_input": args.batch_input,
+        "batch_output": args.batch_output,
+        "parallelism": args.parallelism,
+    }
 
 
-def run_batch_job(args: argparse.Namespace) -> int:
-    from ..cluster.batch_job import write_batch_job
-    from ..exceptions import OptionsError
-
-    if not (args.batch_job and args.batch_input and args.batch_output):
-        raise OptionsError("a batch job needs --batch-job, --input URI and --output URI together")
-    if args.promote or args.commit:
-        raise OptionsError("--batch-job writes deploy/NAME/batch-job.yaml only: drop --promote and --commit")
-    result = write_batch_job(
-        args.root, args.spec, cli_options(args), args.batch_input, args.batch_output, args.parallelism
-    )
-    lines = [
-        f"{'wrote' if result['changed'] else 'unchanged'} {result['path']} ({result['name']} {result['version']}: "
-        f"Job {result['job']}, {result['parallelism']} pod(s), image {result['image']})"
-    ]
-    emit(args, result, "\n".join(lines))
-    for note in result["notes"]:
+def show_written(args: argparse.Namespace, written: Written) -> None:
+    """What was written (JSON with ``--json``), then the notes on stderr."""
+    emit(args, written.result, written.text)
+    for note in written.notes:
         print(f"jupyter-deploy: note: {note}", file=sys.stderr)
+
+
+def run_manifests(args: argparse.Namespace) -> int:
+    from ..cluster.command import write_deploy_files
+
+    show_written(args, write_deploy_files(**deploy_files_request(args)))
     return 0
 
 

@@ -1,5 +1,5 @@
-"""What ``kube.apply`` and ``kube.status`` results say to a person: the lines ``jupyter-deploy apply|status``
-print and the side panel shows, written once so the two front doors cannot drift apart."""
+"""What the cluster commands' results say to a person: the lines ``jupyter-deploy manifests|apply|status`` and
+``%deploy manifests`` print and the side panel shows, written once so the front doors cannot drift apart."""
 
 from __future__ import annotations
 
@@ -29,3 +29,29 @@ def status_details(result: dict[str, Any]) -> list[str]:
         for item in result["conditions"]
     ]
     return lines + (conditions or ["no conditions yet (is the KServe controller running?)"])
+
+
+def manifests_text(result: dict[str, Any]) -> str:
+    """What ``write_manifests`` wrote: the directory, a canary or stock runtime's note, the files, the commit."""
+    changed = "wrote" if result["changed"] else "unchanged"
+    lines = [f"{changed} {result['directory']} ({result['name']} {result['version']})"]
+    if result["canary"]:
+        canary = result["canary"]
+        lines.append(f"  canary: {canary['percent']}% to {canary['version']}, the rest to {canary['stable']}")
+    if result["model_format"]:
+        lines.append(f"  KServe {result['model_format']} runtime: upload the model as UPLOAD.txt says")
+    lines += [f"  {path}" for path in result["files"]]
+    return "\n".join(lines)
+
+
+def commit_line(result: dict[str, Any]) -> str:
+    return f"committed {result['commit']}" if result["commit"] else "nothing to commit"
+
+
+def batch_job_text(result: dict[str, Any]) -> str:
+    """What ``write_batch_job`` wrote: the file, the Job, its pods and image."""
+    changed = "wrote" if result["changed"] else "unchanged"
+    return (
+        f"{changed} {result['path']} ({result['name']} {result['version']}: "
+        f"Job {result['job']}, {result['parallelism']} pod(s), image {result['image']})"
+    )

@@ -90,18 +90,7 @@ def versions_command(shell: Any, argv: list[str]) -> None:
     infos = store.list_versions(args.root, args.name)
     if not infos:
         raise store.no_versions(args.root, args.name)
-    print(format_versions(infos, store.current_version(args.root, args.name)))
-
-
-def format_versions(infos: list[Any], current: str | None) -> str:
-    lines = [f"{'':2}{'VERSION':8} {'CREATED':21} {'PARITY':8} {'HASH':12} NOTEBOOK"]
-    for info in infos:
-        marker = "* " if info.version == current else "  "
-        parity = info.parity.status if info.parity else "-"
-        lines.append(
-            f"{marker}{info.version:8} {info.created:21} {parity:8} {info.content_hash[:12]:12} {info.notebook or '-'}"
-        )
-    return "\n".join(lines)
+    print(store.format_versions(infos, store.current_version(args.root, args.name)))
 
 
 def diff_command(shell: Any, argv: list[str]) -> None:
@@ -117,11 +106,13 @@ def diff_command(shell: Any, argv: list[str]) -> None:
 
 
 def manifests_command(shell: Any, argv: list[str]) -> None:
-    """``%deploy manifests NAME [options]``: the CLI's ``manifests`` flags and handler, in the kernel's root.
+    """``%deploy manifests NAME [options]``: the ``manifests`` flags (``cli.manifests.register``) run through
+    the same ``cluster.command.write_deploy_files`` as the CLI, in the kernel's project root.
 
-    Only that command's parser is built (from ``cli.manifests.register``), as a ``MagicArgumentParser``:
-    ``--help`` and usage errors end the cell, never the kernel."""
+    Only that command's parser is built, as a ``MagicArgumentParser``: ``--help`` and usage errors end the cell,
+    never the kernel. A JupyterDeployError is shown by the magic as one line."""
     from ..cli import manifests
+    from ..cluster.command import write_deploy_files
     from ..project import project_root
     from .magics import MagicArgumentParser
 
@@ -130,4 +121,4 @@ def manifests_command(shell: Any, argv: list[str]) -> None:
     parser = commands.choices["manifests"]
     parser.set_defaults(root=project_root())  # no --root: the kernel's project root, not "."
     args = parser.parse_args(argv)
-    manifests.run_manifests(args)  # JupyterDeployError: the magic shows it as one line
+    manifests.show_written(args, write_deploy_files(**manifests.deploy_files_request(args)))

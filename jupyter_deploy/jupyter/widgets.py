@@ -38,6 +38,8 @@ def version_card(result: ExportResult, root: Path) -> Any:
     """An ipywidgets VBox: the summary, and the diff against the parent in a collapsed accordion."""
     import ipywidgets as widgets
 
+    from ..versions.store import export_summary
+
     children: list[Any] = [widgets.HTML(card_html(result))]
     info = result.info
     if result.created and info.parent:
@@ -49,7 +51,7 @@ def version_card(result: ExportResult, root: Path) -> Any:
         accordion.set_title(0, f"diff {info.parent} -> {info.version}")
         accordion.selected_index = None
         children.append(accordion)
-    return Card(widgets.VBox(children), summary(result))
+    return Card(widgets.VBox(children), export_summary(result))
 
 
 class Card:
@@ -67,10 +69,3 @@ class Card:
 
     def __repr__(self) -> str:
         return self.text
-
-
-def summary(result: ExportResult) -> str:
-    info = result.info
-    parity = info.parity.status if info.parity else "not run"
-    verb = "exported" if result.created else "unchanged, same as"
-    return f"{info.name}: {verb} {info.version} at {result.path} (parity: {parity})"

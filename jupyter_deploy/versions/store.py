@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..exceptions import NotFoundError
 from ..files import write_atomic
-from ..records import VersionInfo
+from ..records import ExportResult, VersionInfo
 
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
 HASHED_EXCLUDE = {"version.json"}
@@ -289,3 +289,23 @@ def changed_files(old_dir: Path, new_dir: Path) -> list[str]:
         or not (new_dir / relative).is_file()
         or (old_dir / relative).read_bytes() != (new_dir / relative).read_bytes()
     )
+
+
+def format_versions(infos: list[VersionInfo], current: str | None) -> str:
+    """The table ``versions`` prints (CLI and ``%deploy versions``); ``*`` marks the current version."""
+    lines = [f"{'':2}{'VERSION':8} {'CREATED':21} {'PARITY':8} {'HASH':12} NOTEBOOK"]
+    for info in infos:
+        marker = "* " if info.version == current else "  "
+        parity = info.parity.status if info.parity else "-"
+        lines.append(
+            f"{marker}{info.version:8} {info.created:21} {parity:8} {info.content_hash[:12]:12} {info.notebook or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def export_summary(result: ExportResult) -> str:
+    """The one line an export ends with (CLI, and the text form of the magic's version card)."""
+    info = result.info
+    parity = info.parity.status if info.parity else "not run"
+    verb = "exported" if result.created else "unchanged, same as"
+    return f"{info.name}: {verb} {info.version} at {result.path} (parity: {parity})"

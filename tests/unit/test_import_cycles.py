@@ -108,3 +108,22 @@ def test_the_package_has_no_import_cycle() -> None:
     graph = import_graph()
     assert "jupyter_deploy.jupyter.server.handlers" in graph["jupyter_deploy.jupyter.server.app"]
     assert cycles(graph) == []
+
+
+FRONT_DOORS = ("jupyter_deploy.cli", "jupyter_deploy.jupyter")
+# the stages of the data path: what the front doors call, never the other way round
+STAGES = ("notebook", "capture", "versions", "runtime", "serving", "cluster", "retrain", "batch", "monitor")
+
+
+def test_the_stages_never_import_a_front_door() -> None:
+    """A rule lives in a stage and every front door (CLI, magics, REST, panel) calls it; a stage reaching into a
+    front door would put a rule there. ``versions.execute`` drives ``%deploy export`` inside a fresh kernel
+    through the code it sends, which is text, not an import."""
+    graph = import_graph()
+    inward = {
+        module: sorted(target for target in targets if target.startswith(FRONT_DOORS))
+        for module, targets in graph.items()
+        if module.startswith(tuple(f"jupyter_deploy.{stage}" for stage in STAGES))
+    }
+    assert {module: targets for module, targets in inward.items() if targets} == {}
+    assert any(target.startswith("jupyter_deploy.versions") for target in graph["jupyter_deploy.cli.export"])
