@@ -112,3 +112,45 @@ def test_allow_pickle_is_explicit_and_loud(kernel: Kernel, project: Path) -> Non
     info = json.loads((project / "deployments" / "pickled" / "v1" / "version.json").read_text())
     assert info["allow_pickle"] is True and info["artifacts"] == {"thing": "thing.pkl"}
     assert info["parity"]["status"] == "passed"
+
+
+def test_deploy_manifests_in_the_kernel_writes_what_the_cli_writes(
+    kernel: Kernel, project: Path, tmp_path: Path
+) -> None:
+    """``%deploy manifests`` and ``jupyter-deploy manifests`` run the same function: the same files, byte for byte,
+    the same ``--json`` answer; bad flags are one line and write nothing."""
+    import shutil
+    import subprocess
+    import sys
+
+    kernel.run("%%deploy example --name twice\nexample_input = [1.0, 2.0]")
+    kernel.run("%%deploy predict --name twice\ndef predict(x):\n    return [v * 2 for v in x]")
+    assert kernel.run("%deploy export twice")["error"] is None
+
+    refused = kernel.run("%deploy manifests twice --gpu -1")
+    assert refused["error"] is not None and "--gpu" in refused["error"][1]
+    assert not (project / "deploy").exists()
+
+    written = kernel.run("%deploy manifests twice --gpu 1 --json")
+    assert written["error"] is None, written
+    answer = json.loads(written["text"])
+    assert answer["name"] == "twice" and answer["version"] == "v1" and answer["changed"] is True
+    in_kernel = {
+        path.relative_to(project): path.read_bytes() for path in (project / "deploy").rglob("*") if path.is_file()
+    }
+    assert "deploy/twice/base/inferenceservice.yaml" in {str(path) for path in in_kernel}
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project / "deployments", copy / "deployments")
+    cli = Path(sys.executable).parent / "jupyter-deploy"
+    ran = subprocess.run(
+        [str(cli), "manifests", "twice", "--gpu", "1", "--json", "--root", str(copy)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    by_cli = {path.relative_to(copy): path.read_bytes() for path in (copy / "deploy").rglob("*") if path.is_file()}
+    assert in_kernel == by_cli
+    assert json.loads(ran.stdout.replace(str(copy), "ROOT")) == json.loads(
+        written["text"].replace(str(project), "ROOT")
+    )
+    assert "unchanged" in kernel.run("%deploy manifests twice --gpu 1")["text"]
