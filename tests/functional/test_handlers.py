@@ -7,37 +7,22 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
-DATA = Path(__file__).parent.parent / "data"
+from rest_client import DATA, DOUBLER, fetch_error, server_config, with_notebooks
 
 
 @pytest.fixture
 def jp_server_config():
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_deploy": True},
-            "allow_unauthenticated_access": False,
-        }
-    }
+    return server_config()
 
 
 @pytest.fixture
 def project(jp_root_dir: Path) -> Path:
     """The server root holds the notebooks (one in a sub-folder) and, next to it, a file outside the root."""
-    shutil.copy(DATA / "panel_doubler.ipynb", jp_root_dir / "doubler.ipynb")
+    with_notebooks(jp_root_dir, DOUBLER)
     (jp_root_dir / "work").mkdir()
     shutil.copy(DATA / "panel_bad_tag.ipynb", jp_root_dir / "work" / "bad.ipynb")
     shutil.copy(DATA / "panel_doubler.ipynb", jp_root_dir.parent / "outside.ipynb")
     return jp_root_dir
-
-
-async def fetch_error(jp_fetch, *parts: str, **kwargs) -> tuple[int, dict]:
-    with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch(*parts, **kwargs)
-    response = caught.value.response
-    assert response is not None
-    return caught.value.code, json.loads(response.body)
 
 
 async def export(jp_fetch, path: str = "doubler.ipynb", name: str | None = "doubler"):

@@ -4,46 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import urllib.request
 from pathlib import Path
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
-DATA = Path(__file__).parent.parent / "data"
+from rest_client import DOUBLER, TINY, call, fetch_error, server_config, with_notebooks
 
 
 @pytest.fixture
 def jp_server_config(tmp_path: Path):
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_deploy": True},
-            "allow_unauthenticated_access": False,
-        },
-        # no cluster: apply and status must say so
-        "JupyterDeployApp": {"kubeconfig": str(tmp_path / "no-such-kubeconfig")},
-    }
+    # no cluster: apply and status must say so
+    return server_config(JupyterDeployApp={"kubeconfig": str(tmp_path / "no-such-kubeconfig")})
 
 
 @pytest.fixture
 def project(jp_root_dir: Path) -> Path:
-    shutil.copy(DATA / "panel_doubler.ipynb", jp_root_dir / "doubler.ipynb")
-    return jp_root_dir
-
-
-async def fetch_error(jp_fetch, *parts: str, **kwargs) -> tuple[int, dict]:
-    with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch(*parts, **kwargs)
-    response = caught.value.response
-    assert response is not None
-    return caught.value.code, json.loads(response.body)
-
-
-async def call(jp_fetch, method: str, *parts: str, body: object = None) -> tuple[int, dict]:
-    payload = None if body is None and method in ("GET", "DELETE") else json.dumps(body or {})
-    response = await jp_fetch("jupyter-deploy", *parts, method=method, body=payload, request_timeout=180)
-    return response.code, json.loads(response.body)
+    return with_notebooks(jp_root_dir, DOUBLER)
 
 
 async def export(jp_fetch) -> None:
@@ -180,7 +156,7 @@ async def test_retrain_request_errors(jp_fetch, project):
 
 @pytest.mark.kernel
 async def test_retrain_job_reports_progress_then_the_outcome_and_lists_its_run(jp_fetch, project):
-    shutil.copy(DATA / "retrain" / "tiny.ipynb", project / "tiny.ipynb")
+    with_notebooks(project, TINY)
     body = {"path": "tiny.ipynb", "parameters": {"scale": 2}, "promote_if": "score >= 0.5"}
     code, job = await call(jp_fetch, "POST", "retrain", body=body)
     assert (code, job["status"]) == (202, "running")

@@ -4,37 +4,20 @@ absolute paths, never a file outside the project (a real Jupyter server through 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
-DATA = Path(__file__).parent.parent / "data"
+from rest_client import DOUBLER, fetch_error, server_config, with_notebooks
 
 
 @pytest.fixture
 def jp_server_config():
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_deploy": True},
-            "allow_unauthenticated_access": False,
-        }
-    }
+    return server_config()
 
 
 @pytest.fixture
 def project(jp_root_dir: Path) -> Path:
-    shutil.copy(DATA / "panel_doubler.ipynb", jp_root_dir / "doubler.ipynb")
-    return jp_root_dir
-
-
-async def fetch_error(jp_fetch, *parts: str, **kwargs) -> tuple[int, dict]:
-    with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch(*parts, **kwargs)
-    response = caught.value.response
-    assert response is not None
-    return caught.value.code, json.loads(response.body)
+    return with_notebooks(jp_root_dir, DOUBLER)
 
 
 async def export(jp_fetch) -> dict:

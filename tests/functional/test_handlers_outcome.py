@@ -6,24 +6,20 @@ written here in ``kube.apply`` / ``kube.status``'s shape (the cluster run is tes
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from test_handlers_actions import call, fetch_error
-
-DATA = Path(__file__).parent.parent / "data"
+from rest_client import DOUBLER, call, fetch_error, server_config, with_notebooks
 
 
 @pytest.fixture
 def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_deploy": True}, "allow_unauthenticated_access": False}}
+    return server_config()
 
 
 @pytest.fixture
 def project(jp_root_dir: Path) -> Path:
-    shutil.copy(DATA / "panel_doubler.ipynb", jp_root_dir / "doubler.ipynb")
-    return jp_root_dir
+    return with_notebooks(jp_root_dir, DOUBLER)
 
 
 async def outcome(jp_fetch, action: str, result: object) -> dict:

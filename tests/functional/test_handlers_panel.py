@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from test_handlers_actions import call, fetch_error
-
-DATA = Path(__file__).parent.parent / "data"
+from rest_client import DOUBLER, TINY, call, fetch_error, server_config, with_notebooks
 
 
 @pytest.fixture
 def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_deploy": True}, "allow_unauthenticated_access": False}}
+    return server_config()
 
 
 @pytest.fixture
 def project(jp_root_dir: Path) -> Path:
-    shutil.copy(DATA / "panel_doubler.ipynb", jp_root_dir / "doubler.ipynb")
-    shutil.copy(DATA / "retrain" / "tiny.ipynb", jp_root_dir / "tiny.ipynb")
-    return jp_root_dir
+    return with_notebooks(jp_root_dir, {**DOUBLER, **TINY})
 
 
 async def test_tag_route_writes_the_grammar_and_joins_the_only_deployment(jp_fetch, project):
