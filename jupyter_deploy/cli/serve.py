@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..runtime.listen import DEFAULT_PORT, add_serving_arguments
-from ..runtime.payload_log import add_arguments as add_payload_log_arguments
+from ..runtime.listen import DEFAULT_PORT, add_payload_log_arguments, add_serving_arguments
 from .common import add_json, add_root
 
 

@@ -32,7 +32,7 @@ def status_details(result: dict[str, Any]) -> list[str]:
 
 
 def manifests_text(result: dict[str, Any]) -> str:
-    """What ``write_manifests`` wrote: the directory, a canary or stock runtime's note, the files, the commit."""
+    """What ``write_manifests`` wrote: the directory, a canary or stock runtime's note, the files."""
     changed = "wrote" if result["changed"] else "unchanged"
     lines = [f"{changed} {result['directory']} ({result['name']} {result['version']})"]
     if result["canary"]:
@@ -45,6 +45,7 @@ def manifests_text(result: dict[str, Any]) -> str:
 
 
 def commit_line(result: dict[str, Any]) -> str:
+    """What ``--commit`` did."""
     return f"committed {result['commit']}" if result["commit"] else "nothing to commit"
 
 

@@ -49,7 +49,7 @@ def log_options(
 
 
 def predictor_arguments(options: dict[str, Any] | None) -> list[str]:
-    """The predictor's command-line flags for ``options`` (``runtime/payload_log.add_arguments``)."""
+    """The predictor's command-line flags for ``options`` (``runtime.listen.add_payload_log_arguments``)."""
     arguments: list[str] = []
     for key, value in (options or {}).items():
         if value is not None:

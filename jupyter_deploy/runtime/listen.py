@@ -2,8 +2,9 @@
 
 The generated predictor's ``__main__`` (``server.build_parser``), ``jupyter-deploy serve`` and
 ``%deploy serve`` all take ``--host``, ``--workers``, ``--max-batch-size`` and ``--max-latency-ms`` from
-``add_serving_arguments``, and probe ports with ``port_in_use``. Standard library only: the runtime is
-copied into every version, and the CLI imports this module on every start.
+``add_serving_arguments`` (and ``add_payload_log_arguments``), and probe ports with ``port_in_use``.
+Standard library only: the runtime is copied into every version, and the CLI imports this module on every
+start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ DEFAULT_HOST = "127.0.0.1"
 """KServe binds 0.0.0.0; a model served from a laptop stays on loopback unless told otherwise."""
 DEFAULT_PORT = 8080
 """KServe's own default HTTP port (``--http_port``)."""
+PAYLOAD_LOG_FORMATS = ("jsonl", "parquet")
+PAYLOAD_LOG_DEFAULTS: dict[str, Any] = {
+    "log_format": "jsonl",
+    "log_rotate_mb": 64.0,
+    "log_rotate_seconds": 3600.0,
+    "log_queue_size": 10_000,
+}
 
 
 def add_serving_arguments(
@@ -44,6 +52,22 @@ def add_serving_arguments(
         default=max_latency_ms,
         help="longest a batch keeps collecting requests that are arriving (default 5 ms)",
     )
+
+
+def add_payload_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """The payload-logging flags (``runtime.payload_log`` writes the logs): the predictor's, and
+    ``jupyter-deploy serve``'s, which passes them through."""
+    defaults = PAYLOAD_LOG_DEFAULTS
+    flags: list[tuple[str, dict[str, Any]]] = [
+        ("log_payloads", {"metavar": "DIR", "default": None, "help": "log each request's inputs and outputs to DIR"}),
+        ("log_format", {"choices": PAYLOAD_LOG_FORMATS, "help": "payload files' format"}),
+        ("log_rotate_mb", {"type": float, "help": "start a new payload file past this size (default 64)"}),
+        ("log_rotate_seconds", {"type": float, "help": "start a new payload file this often (default 3600)"}),
+        ("log_queue_size", {"type": int, "help": "requests waiting to be written before new ones are dropped"}),
+    ]
+    for name, settings in flags:
+        settings = {"default": defaults.get(name), **settings}
+        parser.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, **settings)
 
 
 def serving_arguments(args: argparse.Namespace) -> dict[str, Any]:

@@ -30,43 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .listen import PAYLOAD_LOG_DEFAULTS as DEFAULTS
+from .listen import PAYLOAD_LOG_FORMATS as FORMATS
 from .payload_rows import table
 
 logger = logging.getLogger("jupyter_deploy.payload_log")
 
-FORMATS = ("jsonl", "parquet")
 FLUSH_SECONDS = 0.05
 PARQUET_ROW_GROUP = 10_000
-DEFAULTS: dict[str, Any] = {
-    "log_format": "jsonl",
-    "log_rotate_mb": 64.0,
-    "log_rotate_seconds": 3600.0,
-    "log_queue_size": 10_000,
-}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The payload-logging options: the predictor's, and ``jupyter-deploy serve``'s, which passes them through."""
-    parser.add_argument(
-        "--log-payloads", "--log_payloads", dest="log_payloads", metavar="DIR", default=None,
-        help="log each request's inputs and outputs to DIR",
-    )  # fmt: skip
-    parser.add_argument(
-        "--log-format", "--log_format", dest="log_format", choices=FORMATS, default=DEFAULTS["log_format"],
-        help="payload files' format",
-    )  # fmt: skip
-    parser.add_argument(
-        "--log-rotate-mb", "--log_rotate_mb", dest="log_rotate_mb", type=float, default=DEFAULTS["log_rotate_mb"],
-        help="start a new payload file past this size (default 64)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--log-rotate-seconds", "--log_rotate_seconds", dest="log_rotate_seconds", type=float,
-        default=DEFAULTS["log_rotate_seconds"], help="start a new payload file this often (default 3600)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--log-queue-size", "--log_queue_size", dest="log_queue_size", type=int, default=DEFAULTS["log_queue_size"],
-        help="requests waiting to be written before new ones are dropped (and counted)",
-    )  # fmt: skip
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any] | None:

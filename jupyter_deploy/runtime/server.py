@@ -30,7 +30,7 @@ SWITCH_INTERVAL_S = 0.0005
 def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     from kserve import model_server
 
-    from .payload_log import add_arguments
+    from .listen import add_payload_log_arguments as add_arguments
 
     defaults = defaults or {}
     parser = argparse.ArgumentParser(parents=[model_server.parser], conflict_handler="resolve")
