@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
 
 from ..cluster.rules import is_deployment_name
 from ..exceptions import AnnotationError, OptionsError
@@ -201,7 +200,3 @@ def select_deployment(deployments: dict[str, Deployment], name: str | None, wher
             f"'%%deploy predict --name {name}' or the tag 'deploy:predict:{name}'"
         )
     return deployment
-
-
-def annotated_ids(deployments: Iterable[Deployment]) -> set[str]:
-    return {cell.cell_id for deployment in deployments for cell in deployment.cells}

@@ -64,13 +64,6 @@ def list_versions(root: str | Path, name: str) -> list[VersionInfo]:
     return sorted(infos, key=lambda info: version_number(info.version))
 
 
-def list_deployments(root: str | Path) -> list[str]:
-    directory = deployments_dir(root)
-    if not directory.is_dir():
-        return []
-    return sorted(child.name for child in directory.iterdir() if child.is_dir() and list_versions(root, child.name))
-
-
 def read_info(version_dir: Path) -> VersionInfo:
     return VersionInfo.model_validate_json((version_dir / "version.json").read_text(encoding="utf-8"))
 
