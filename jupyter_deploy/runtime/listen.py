@@ -17,6 +17,8 @@ DEFAULT_HOST = "127.0.0.1"
 """KServe binds 0.0.0.0; a model served from a laptop stays on loopback unless told otherwise."""
 DEFAULT_PORT = 8080
 """KServe's own default HTTP port (``--http_port``)."""
+PORT_IN_USE_EXIT = 98
+"""A predictor's exit code when its port is taken (Linux's EADDRINUSE): the parent that picked it may retry."""
 PAYLOAD_LOG_FORMATS = ("jsonl", "parquet")
 PAYLOAD_LOG_DEFAULTS: dict[str, Any] = {
     "log_format": "jsonl",

@@ -22,7 +22,7 @@ import socket
 import sys
 from typing import Any
 
-from .listen import DEFAULT_HOST, add_serving_arguments, busy_port_message, port_in_use
+from .listen import DEFAULT_HOST, PORT_IN_USE_EXIT, add_serving_arguments, busy_port_message, port_in_use
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -57,7 +57,8 @@ def payload_log_settings(args: argparse.Namespace) -> dict[str, Any] | None:
 def check_port_free(host: str, port: int) -> None:
     reason = port_in_use(host, port)
     if reason is not None:
-        raise SystemExit(f"jupyter-deploy: {busy_port_message(host, port, reason, '--http_port')}")
+        print(f"jupyter-deploy: {busy_port_message(host, port, reason, '--http_port')}", file=sys.stderr)
+        raise SystemExit(PORT_IN_USE_EXIT)
 
 
 def serve_main(model_class: type, argv: list[str] | None = None) -> None:

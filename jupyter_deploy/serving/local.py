@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import NotFoundError, ServeError
-from ..runtime.listen import DEFAULT_HOST, busy_port_message, free_port, port_in_use
+from ..runtime.listen import DEFAULT_HOST, PORT_IN_USE_EXIT, busy_port_message, free_port, port_in_use
 
 EXAMPLE_INLINE_LIMIT = 2000
+PORT_ATTEMPTS = 3
 
 
 @dataclass
@@ -106,11 +107,15 @@ class LocalServer:
         return self.process.returncode
 
 
+class PortTaken(ServeError):
+    """``host:port`` is taken: by another server, or by another process between picking a port and binding it."""
+
+
 def check_port(host: str, port: int) -> None:
-    """Raise ``ServeError`` when ``host:port`` cannot be listened on."""
+    """Raise ``PortTaken`` when ``host:port`` cannot be listened on."""
     reason = port_in_use(host, port)
     if reason is not None:
-        raise ServeError(busy_port_message(host, port, reason, "--port"))
+        raise PortTaken(busy_port_message(host, port, reason, "--port"))
 
 
 def predictor_command(version_dir: Path, name: str, host: str, port: int, options: dict[str, Any]) -> list[str]:
@@ -147,7 +152,39 @@ def start_server(
         for key, value in resolve_options(root, info.name, recorded=info.options, cli=cli).items()
         if key in cli
     }
-    port = free_port(host) if port is None or port == 0 else port
+    picked = not port  # --port 0: ours to pick, and to pick again if another process takes it first
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        server = None
+        try:
+            server = _launch(info, version_dir, host, port or free_port(host), options, output, payload_log)
+            wait_ready(server, timeout)
+            break
+        except BaseException as error:
+            if server is not None:
+                server.stop()
+            # between our probe and the child's bind, another process may take a port we picked: pick again
+            if not (isinstance(error, PortTaken) and picked and attempt < PORT_ATTEMPTS):
+                raise
+    assert server is not None
+    workdir = server.workdir
+    assert workdir is not None
+    example = workdir / "example.json"
+    if example.is_file():
+        text = example.read_text(encoding="utf-8")
+        server.example = None if text.startswith('{"error"') else text
+    return server
+
+
+def _launch(
+    info: Any,
+    version_dir: Path,
+    host: str,
+    port: int,
+    options: dict[str, Any],
+    output: IO[bytes] | int | None,
+    payload_log: dict[str, Any] | None,
+) -> LocalServer:
+    """Start the version's predictor on ``host:port`` in a child process (not yet ready)."""
     check_port(host, port)
     workdir = Path(tempfile.mkdtemp(prefix=f"jd-serve-{info.name}-"))
     log = None
@@ -164,17 +201,7 @@ def start_server(
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # a kernel interrupt or the terminal's Ctrl-C reaches us, not the server
     )
-    server = LocalServer(info.name, info.version, host, port, process, options, log, None, workdir)
-    try:
-        wait_ready(server, timeout)
-    except BaseException:
-        server.stop()
-        raise
-    example = workdir / "example.json"
-    if example.is_file():
-        text = example.read_text(encoding="utf-8")
-        server.example = None if text.startswith('{"error"') else text
-    return server
+    return LocalServer(info.name, info.version, host, port, process, options, log, None, workdir)
 
 
 def payload_log_arguments(payload_log: dict[str, Any] | None) -> list[str]:
@@ -184,12 +211,14 @@ def payload_log_arguments(payload_log: dict[str, Any] | None) -> list[str]:
 
 
 def wait_ready(server: LocalServer, timeout: float) -> None:
-    """Poll the v2 readiness endpoint until it answers 200; ``ServeError`` if the process dies first."""
+    """Poll the v2 readiness endpoint until it answers 200; ``ServeError`` if the process dies first
+    (``PortTaken`` when it died because its port was taken)."""
     url = f"{server.base_url}/v2/models/{server.name}/ready"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise ServeError(
+            failed = PortTaken if server.process.returncode == PORT_IN_USE_EXIT else ServeError
+            raise failed(
                 f"the {server.name} {server.version} server exited with code {server.process.returncode} "
                 f"before it was ready{_log_tail(server)}"
             )

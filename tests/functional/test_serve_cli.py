@@ -84,6 +84,52 @@ def test_cli_reports_a_busy_port_in_one_line(serve_root: Path) -> None:
     )
 
 
+def test_a_predictor_whose_port_is_taken_says_so_and_exits_with_its_own_code(serve_root: Path) -> None:
+    import socket
+
+    from jupyter_deploy.runtime.listen import PORT_IN_USE_EXIT
+
+    version = serve_root / "deployments" / "scale" / "v1"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "predictor.py", "--http_port", str(port)],
+            cwd=version, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert result.returncode == PORT_IN_USE_EXIT
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_picked_port_that_another_process_takes_first_is_picked_again(
+    serve_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--port 0``: the port we pick may be taken before the server binds it (another server starting at
+    the same moment); the next pick serves. A real socket holds the first pick."""
+    import socket
+
+    from jupyter_deploy.serving import local
+
+    real_free_port = local.free_port
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        picks = iter([taken])
+        monkeypatch.setattr(local, "free_port", lambda host: next(picks, None) or real_free_port(host))
+        server = local.start_server(serve_root, "scale", port=0, timeout=120)
+        try:
+            assert server.port != taken
+            answer = httpx.post(server.v1_url, json={"instances": [[0, 0, 0]]}).json()
+            assert answer == {"predictions": [[1.0, 1.0, 1.0]]}
+        finally:
+            server.stop()
+        with pytest.raises(local.PortTaken, match=f"127.0.0.1:{taken}"):
+            local.start_server(serve_root, "scale", port=taken, timeout=120)  # a port the user chose: no retry
+
+
 def test_kernel_serve_and_stop(serve_root: Path) -> None:
     from jupyter_deploy.jupyter.kernel_serve import serve_command, stop_command
     from jupyter_deploy.serving.local import REGISTRY

@@ -54,7 +54,8 @@ def test_a_lone_request_is_not_held(start_server: Any) -> None:
         for _ in range(5):
             assert client.post(server.v1_url, json={"instances": [[1, 2, 3, 4]]}).status_code == 200
         per_request = (time.perf_counter() - start) / 5
-    assert per_request < 0.1, f"a lone request took {per_request * 1000:.0f} ms with max_latency_ms=500"
+    # a held request would take the whole 500 ms; half of it leaves room for a loaded 2-core CI machine
+    assert per_request < 0.25, f"a lone request took {per_request * 1000:.0f} ms with max_latency_ms=500"
 
 
 def test_export_refuses_batching_a_predictor_that_cannot_batch(tmp_path: Path) -> None:
