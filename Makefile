@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 4 --dist worksteal
 # the labextension build (run by pip through hatch-jupyter-builder) calls jlpm from the venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test lint bench chromium k8s clean
+.PHONY: install demo test lint bench chromium k8s image-base clean
 
 $(STAMP): pyproject.toml package.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ chromium:
 k8s:
 	@bash $(SHARED)/k8s/build-apiserver.sh >/dev/null
 
-test: install chromium k8s
+# The stand-in for python:3.11-slim that the image tests build the generated Dockerfiles from, made from
+# Debian's packages with debootstrap and buildah (installed from Debian's packages if missing; once, about
+# 2 minutes; cached in buildah's storage and ~/.cache/jd-images).
+image-base:
+	@bash tests/images/build-base.sh >/dev/null
+
+test: install chromium k8s image-base
 	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
