@@ -23,7 +23,9 @@ from ..exceptions import NotFoundError
 from ..files import write_atomic
 from ..records import ExportResult, VersionInfo
 
-VERSION_PATTERN = re.compile(r"^v(\d+)$")
+# ASCII digits only (``\d`` takes any script's), and few enough that ``vN`` stays a short file name
+VERSION_PATTERN = re.compile(r"v[0-9]{1,9}", re.ASCII)
+NOT_A_VERSION = "{!r} is not a version: versions look like v1, v2, ..."
 HASHED_EXCLUDE = {"version.json"}
 STAGING_PREFIX = ".staging-"
 LOCK_FILE = ".lock"
@@ -38,28 +40,31 @@ def deployment_dir(root: str | Path, name: str) -> Path:
 
 
 def no_versions(root: str | Path, name: str) -> NotFoundError:
-    """The error for a deployment without a version yet, worded once for the CLI, the magics and REST."""
+    """The error for a deployment without a version yet, worded once for the CLI, the magics and REST (the name
+    is checked first: the hint never suggests a path)."""
+    check_name_text(name)
     return NotFoundError(
         f"deployment {name!r} has no versions under {deployments_dir(root)}: export it first "
         f"(jupyter-deploy export NOTEBOOK --name {name}, or %deploy export {name} in the notebook)"
     )
 
 
+def is_version(text: object) -> bool:
+    return isinstance(text, str) and VERSION_PATTERN.fullmatch(text) is not None
+
+
 def version_number(version: str) -> int:
-    match = VERSION_PATTERN.match(version)
-    if not match:
-        raise NotFoundError(f"{version!r} is not a version: versions look like v1, v2, ...")
-    return int(match.group(1))
+    return int(check_version(version)[1:])
 
 
 def list_versions(root: str | Path, name: str) -> list[VersionInfo]:
     """Every version of ``name``, oldest first (empty if the deployment has none)."""
-    directory = deployment_dir(root, name)
+    directory = deployment_dir(root, check_name_text(name))
     if not directory.is_dir():
         return []
     infos = []
     for child in directory.iterdir():
-        if VERSION_PATTERN.match(child.name) and (child / "version.json").is_file():
+        if is_version(child.name) and (child / "version.json").is_file():
             infos.append(read_info(child))
     return sorted(infos, key=lambda info: version_number(info.version))
 
@@ -85,8 +90,8 @@ def set_current(root: str | Path, name: str, version: str) -> None:
 
 def check_version(version: str) -> str:
     """A version is a version name (``vN``), never a path: it is joined to the deployment's directory."""
-    if not isinstance(version, str) or not VERSION_PATTERN.match(version):
-        raise NotFoundError(f"{str(version)[:80]!r} is not a version: versions look like v1, v2, ...")
+    if not is_version(version):
+        raise NotFoundError(NOT_A_VERSION.format(str(version)[:80]))
     return version
 
 
