@@ -6,7 +6,8 @@ InferenceService, with the version's own batch entry point ``python -m _jd_runti
 shard INDEX of the input and writes ``part-INDEX.parquet`` to the output. jupyter-deploy is not in the image.
 
 Input and output: ``pvc://CLAIM/PATH`` (the claim is mounted), ``s3://``, ``gs://``, ``hdfs://`` (read by
-pyarrow with credentials from ``--env-secret``), or an absolute path inside the image. The Job lands in
+pyarrow with credentials from ``--env-secret``), or an absolute path inside the image; checked by the URI rule
+of ``rules`` (a URI never carries a credential). The Job lands in
 ``deploy/NAME/batch-job.yaml``, beside ``base/`` and not in its kustomization (a Job runs once; ``apply`` of
 the base must not re-run it). Indexed Jobs need Kubernetes 1.24 (GA; 1.21-1.23 with a feature gate).
 """
@@ -18,14 +19,13 @@ from typing import Any
 
 from ..exceptions import OptionsError, ValidationError
 from ..files import write_atomic
-from .rules import is_dns_subdomain
+from .rules import BATCH_STORAGE, uri_problem
 
 JOB_FILE = "batch-job.yaml"
 TEMPLATE = "manifests/batch-job.yaml.j2"
 KUBERNETES_VERSION = "1.30.0"  # the schema it is validated against (completionMode: 1.21 alpha, 1.24 GA)
 MAX_PARALLELISM = 1000
 PVC_ROOT = "/mnt/pvc"
-STORE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "file")
 REFUSED_OPTIONS = ("canary", "storage_uri")
 
 
@@ -36,22 +36,17 @@ def job_path(root: str | Path, name: str) -> Path:
 
 
 def place(uri: str, what: str) -> tuple[str, str | None]:
-    """(the path the pod uses, the claim to mount or None) of ``--input``/``--output``; else ``OptionsError``."""
+    """(the path the pod uses, the claim to mount or None) of ``--input``/``--output``; else ``OptionsError``
+    (the package's one URI rule: no credentials, no '..', a claim or bucket named)."""
+    problem = uri_problem(uri, BATCH_STORAGE)
+    if problem:
+        raise OptionsError(f"--{what}: {problem}", what)
     scheme, separator, rest = uri.partition("://")
     if separator and scheme == "pvc":
         claim, _, path = rest.partition("/")
-        if not is_dns_subdomain(claim):
-            raise OptionsError(f"--{what} {uri}: {claim!r} is not a PersistentVolumeClaim name", what)
-        return str(PurePosixPath(PVC_ROOT, claim, path)), claim
-    if separator and scheme in STORE_SCHEMES and rest:
-        return uri, None
-    if not separator and uri.startswith("/"):
-        return uri, None
-    raise OptionsError(
-        f"--{what} {uri!r}: give pvc://CLAIM/PATH, s3://BUCKET/PATH, gs://BUCKET/PATH, hdfs://HOST/PATH "
-        "or an absolute path in the image",
-        what,
-    )
+        # non-empty parts only: an absolute part ("pvc://c//etc") would reset the join to outside the claim
+        return str(PurePosixPath(PVC_ROOT, claim, *[part for part in path.split("/") if part])), claim
+    return uri, None
 
 
 def render_batch_job(

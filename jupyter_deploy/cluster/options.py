@@ -3,7 +3,7 @@
 ``manifest_options(name, options)`` turns the merged options (CLI > magic line > ``deploy.yaml``) into a
 ``ManifestOptions``; a wrong value raises ``OptionsError`` with one line naming the flag to fix. Secrets are
 only ever references (``VAR=SECRET/KEY``): a literal value where a reference is required is refused. The
-rules for single values (names, quantities, canary share, storage URIs) live in ``rules``; which options
+rules for single values (names, quantities, canary share, URIs, image references) live in ``rules``; which options
 exist, their types and flags, in ``jupyter_deploy.project.OPTIONS``.
 """
 
@@ -19,7 +19,9 @@ from ..exceptions import OptionsError
 from .rules import (
     DNS1123_SUBDOMAIN,
     ENV_NAME,
+    PAYLOAD_LOGGER,
     canary_problem,
+    image_problem,
     is_deployment_name,
     is_dns_label,
     is_dns_subdomain,
@@ -28,9 +30,9 @@ from .rules import (
     quantity_problem,
     quantity_value,
     storage_uri_problem,
+    uri_problem,
 )
 
-IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-zA-Z0-9_]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
 HPA_METRICS = ("cpu", "memory")
@@ -40,9 +42,8 @@ MODES = ("Standard", "Knative")
 RUNTIMES = ("predictor", "stock", "pytorch", "mlflow")
 RUNTIME_ALIASES = {"custom": "predictor"}
 GPU_RESOURCE = "nvidia.com/gpu"
-# KServe's payload logger (spec.predictor.logger): the CRD's mode enum, and a URL it can post CloudEvents to
+# KServe's payload logger (spec.predictor.logger): the CRD's mode enum (its URL: rules.PAYLOAD_LOGGER)
 LOGGER_MODES = ("all", "request", "response")
-LOGGER_URL = re.compile(r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?(/[^\s]*)?$")
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by NVIDIA GPU feature discovery
 
 
@@ -69,13 +70,13 @@ def parse_env_ref(item: str) -> EnvFromRef:
     """``VAR=NAME/KEY`` (one key) or ``NAME`` (every key, as envFrom). A literal value is refused."""
     var, sep, reference = item.partition("=")
     if not sep:
-        if not DNS1123_SUBDOMAIN.match(item):
+        if not DNS1123_SUBDOMAIN.fullmatch(item):
             raise ValueError(f"{item!r} is not VAR=NAME/KEY or the name of a Secret/ConfigMap")
         return EnvFromRef(var=None, source=item, key=None)
     source, slash, key = reference.partition("/")
-    if not ENV_NAME.match(var):
+    if not ENV_NAME.fullmatch(var):
         raise ValueError(f"{var!r} is not a valid environment variable name")
-    if not slash or not key or not DNS1123_SUBDOMAIN.match(source) or not re.match(r"^[-._a-zA-Z0-9]+$", key):
+    if not slash or not key or not DNS1123_SUBDOMAIN.fullmatch(source) or not re.fullmatch(r"[-._a-zA-Z0-9]+", key):
         raise ValueError(
             f"{var}=... is not a reference: write {var}=NAME/KEY (the value itself never goes into a manifest)"
         )
@@ -97,7 +98,7 @@ def parse_toleration(item: str) -> Toleration:
 
 def _env_problem(item: str) -> str | None:
     var, sep, _ = item.partition("=")
-    if not sep or not ENV_NAME.match(var):
+    if not sep or not ENV_NAME.fullmatch(var):
         return f"{item!r} is not VAR=VALUE"
     if looks_secret(var):
         return (
@@ -137,18 +138,14 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "mode": _holds(MODES.__contains__, "{value!r} is not a deployment mode: use Standard or Knative"),
     "namespace": _holds(is_dns_label, "{value!r} is not a valid namespace (lower-case letters, digits, '-')"),
     "service_account": _holds(is_dns_subdomain, "{value!r} is not a valid service account name"),
-    "image": _holds(IMAGE.match, "{value!r} is not an image reference (e.g. registry.example.com/team/churn:v3)"),
+    "image": image_problem,
     "runtime": _holds(RUNTIMES.__contains__, f"{{value!r}} is not a runtime: use {', '.join(RUNTIMES)}"),
     "storage_uri": storage_uri_problem,
     "env": _env_problem,
     "env_secret": _parses(parse_env_ref),
     "env_configmap": _parses(parse_env_ref),
     "toleration": _parses(parse_toleration),
-    "payload_logger": _holds(
-        LOGGER_URL.match,
-        "{value!r} is not a URL KServe's payload logger can post to: http(s)://HOST[:PORT][/PATH] "
-        "(e.g. http://broker-ingress.knative-eventing.svc.cluster.local/NAMESPACE/default)",
-    ),
+    "payload_logger": lambda value: uri_problem(value, PAYLOAD_LOGGER),
     "payload_logger_mode": _holds(
         LOGGER_MODES.__contains__, f"{{value!r}} is not a payload logger mode: use {', '.join(LOGGER_MODES)}"
     ),

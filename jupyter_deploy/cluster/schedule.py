@@ -19,7 +19,7 @@ from typing import Any
 from ..exceptions import OptionsError, ParameterError, ValidationError
 from ..files import write_atomic
 from ..render import render
-from .rules import canary_problem, is_dns_label, quantity_problem
+from .rules import canary_problem, image_problem, is_dns_label, quantity_problem
 
 CRONJOB_FILE = "retrain-cronjob.yaml"
 TEMPLATE = "manifests/retrain-cronjob.yaml.j2"
@@ -259,6 +259,8 @@ def _check(request: ScheduleRequest) -> None:
     for option, name in names:
         if name is not None and not is_dns_label(name):
             raise OptionsError(f"{option} {name!r} is not a valid object name (lower-case letters, digits, '-')")
+    if request.image is not None and image_problem(request.image):
+        raise OptionsError(f"--image: {image_problem(request.image)}", "image")
     if request.canary is not None and canary_problem(request.canary):
         raise ParameterError(f"--canary: {canary_problem(request.canary)}")
     if request.timeout is not None and (request.timeout <= 0 or not math.isfinite(request.timeout)):

@@ -3,8 +3,9 @@
 - InferenceService (``serving.kserve.io/v1beta1``): KServe v0.20.0's schema with unknown fields rejected
   (a misspelled ``minReplica`` is caught), plus the rules only KServe's admission webhook enforces.
 - Built-in kinds (Deployment, CronJob, ConfigMap...): the strict offline schemas of ``kubernetes-validate``.
-- Everywhere: names and label values against Kubernetes' rules, quantities that parse, and no literal value
-  for a credential-like environment variable.
+- Everywhere: names and label values against Kubernetes' rules, quantities that parse, container images that
+  are image references, no literal value for a credential-like environment variable and no URI that carries
+  a credential.
 - ``kustomization.yaml``: every listed resource exists.
 """
 
@@ -20,6 +21,7 @@ from .webhook import webhook_problems
 
 ISVC_API = "serving.kserve.io/v1beta1"
 YAML_SUFFIXES = (".yaml", ".yml")
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
 # -- rules of every kind ---------------------------------------------------------------------------------
@@ -67,7 +69,7 @@ def _walk(node: Any, parts: list[Any]) -> Iterator[tuple[list[Any], Any]]:
 
 
 def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
-    """Quantities parse; credential-like env vars take their value from a Secret, never literally."""
+    """Quantities parse, images are references; credentials come from a Secret, never literally or in a URI."""
     for parts, node in _walk(document, []):
         if not parts:
             continue
@@ -81,6 +83,12 @@ def _content_problems(document: dict[str, Any], file: str) -> Iterator[Problem]:
             yield from _limits_below_requests(node, parts, file)
         elif key == "sizeLimit" and rules.quantity_problem(str(node)):
             yield Problem(file, json_path(parts), str(rules.quantity_problem(str(node))))
+        elif key == "image" and len(parts) >= 3 and parts[-3] in CONTAINER_LISTS and isinstance(node, str):
+            problem = rules.image_problem(node)
+            if problem:
+                yield Problem(file, json_path(parts), problem)
+        elif isinstance(node, str) and rules.credential_problem(node):
+            yield Problem(file, json_path(parts), str(rules.credential_problem(node)))
         elif key == "env" and isinstance(node, list):
             for index, item in enumerate(node):
                 if isinstance(item, dict) and "value" in item and rules.looks_secret(str(item.get("name", ""))):

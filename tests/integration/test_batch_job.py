@@ -81,7 +81,7 @@ def test_missing_batch_dependencies_are_noted(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--input", "in.csv", "--output", "s3://b/o"], "--input 'in.csv': give pvc://CLAIM/PATH"),
+        (["--input", "in.csv", "--output", "s3://b/o"], "--input: 'in.csv' is not a location the batch job reads"),
         (["--input", "pvc://Bad_Claim/x", "--output", "s3://b/o"], "is not a PersistentVolumeClaim name"),
         (["--input", "s3://b/i", "--output", "s3://b/o", "--parallelism", "0"], "--parallelism 0"),
         (["--input", "s3://b/i"], "--batch-job, --input URI and --output URI together"),
@@ -96,6 +96,53 @@ def test_bad_batch_job_options_write_nothing(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (project / "deploy/churn/batch-job.yaml").exists()
+
+
+SECRET = "hunter2"
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("args", "flag", "words"),
+    [
+        (["--input", f"s3://AKIAEXAMPLE:{SECRET}@bucket/in", "--output", "s3://bucket/out"], "--input", "credential"),
+        (["--input", "s3://bucket/in", "--output", f"s3://AKIAEXAMPLE:{SECRET}@bucket/out"], "--output", "credential"),
+        (["--input", f"s3://bucket/in?X-Amz-Signature={SECRET}", "--output", "s3://bucket/o"], "--input", "credential"),
+        (["--input", f"s3://bucket/in?secret_key={SECRET}", "--output", "s3://bucket/o"], "--input", "credential"),
+        (["--input", "pvc://c/../../etc/passwd", "--output", "s3://bucket/o"], "--input", "'..'"),
+        (["--input", "s3://bucket/i", "--output", "pvc://c/out/../../x"], "--output", "'..'"),
+        (["--input", "pvc://c/in\n.csv", "--output", "s3://bucket/o"], "--input", "control character"),
+        (["--input", "s3:///in", "--output", "s3://bucket/o"], "--input", "names no bucket"),
+        (["--input", "pvc:///in", "--output", "s3://bucket/o"], "--input", "names no PersistentVolumeClaim"),
+        (["--input", "https://example.com/in.csv", "--output", "s3://bucket/o"], "--input", "is not a location"),
+        (["--input", "s3://bucket/i", "--output", "s3://bucket/o", "--image", "a" * 10_000], "--image", "255"),
+    ],
+)
+def test_uri_rule_refuses_in_one_line_and_leaves_deploy_untouched(
+    project: Path, capsys: pytest.CaptureFixture[str], args: list[str], flag: str, words: str
+) -> None:
+    """An existing deploy/churn/ (manifests and a batch Job) is byte-identical after a refused run, and the
+    credential is neither written nor echoed."""
+    assert batch_job(project, "--input", "pvc://data/in", "--output", "pvc://data/out") == 0
+    assert main(["manifests", "churn", "--root", str(project)]) == 0
+    capsys.readouterr()
+    before = snapshot(project / "deploy/churn")
+    assert batch_job(project, *args) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"jupyter-deploy: error: {flag}") and captured.err.count("\n") == 1
+    assert words in captured.err and "Traceback" not in captured.err
+    assert SECRET not in captured.err + captured.out
+    assert snapshot(project / "deploy/churn") == before
+
+
+def test_claim_paths_stay_inside_the_claim(project: Path) -> None:
+    """``pvc://data//etc/passwd`` once became the pod path /etc/passwd (an absolute part resets a join)."""
+    assert batch_job(project, "--input", "pvc://data//etc/passwd", "--output", "pvc://data/out") == 0
+    args = job(project)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:4] == ["--input", "/mnt/pvc/data/etc/passwd", "--output", "/mnt/pvc/data/out"]
 
 
 @pytest.mark.k8s

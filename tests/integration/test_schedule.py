@@ -78,6 +78,14 @@ def test_cronjob_is_valid_batch_v1_and_listed(scheduled_project: Path, capsys: p
         (["--cron", "@daily", "-p", "epochs", "3"], "unknown parameter 'epochs'"),
         (["--cron", "@daily", "--promote-if", "score is high"], "--promote-if: cannot read"),
         (["--cron", "@daily", "--memory", "lots"], "--memory 'lots' is not a Kubernetes quantity"),
+        (
+            ["--cron", "@daily", "--image", "a" * 10_000],
+            "is not an image reference: the repository name has 10000 characters",
+        ),
+        (
+            ["--cron", "@daily", "--image", "Tiny-Train:latest"],
+            "--image: 'Tiny-Train:latest' is not an image reference",
+        ),
     ],
 )
 def test_bad_schedule_is_refused_and_writes_nothing(
