@@ -159,13 +159,48 @@ with open(_corpus_os.environ[{ANSWERS_VARIABLE!r}], "w", encoding="utf-8") as _c
 """
 
 
-def prepare_project(notebook: Path, project: Path) -> Path:
-    """A copy of ``notebook`` in ``project`` with the oracle cell appended (the original stays untouched)."""
+def simulated_device_cell(device: str) -> str:
+    """Harness code run first in the kernel: torch reports ``device`` (``cuda`` or ``mps``) available, as on the
+    machine a notebook was trained on, while tensors and modules sent there stay on this CPU (no GPU here), so the
+    notebook's own code runs unchanged and computes its answers on the CPU."""
+    check = {"cuda": "torch.cuda.is_available", "mps": "torch.backends.mps.is_available"}[device]
+    return f"""# jupyter-deploy corpus harness (not part of the notebook): the kernel reports {device!r} available
+import torch as _corpus_torch
+
+_corpus_torch.{check.removeprefix("torch.")} = lambda: True
+
+
+def _corpus_here(value):
+    kind = value.type if isinstance(value, _corpus_torch.device) else value
+    return "cpu" if isinstance(kind, str) and kind.split(":")[0] == {device!r} else value
+
+
+def _corpus_moving(method):
+    def to(self, *args, **kwargs):
+        args = tuple(_corpus_here(arg) for arg in args)
+        if "device" in kwargs:
+            kwargs["device"] = _corpus_here(kwargs["device"])
+        return method(self, *args, **kwargs)
+
+    return to
+
+
+_corpus_torch.Tensor.to = _corpus_moving(_corpus_torch.Tensor.to)
+_corpus_torch.nn.Module.to = _corpus_moving(_corpus_torch.nn.Module.to)
+"""
+
+
+def prepare_project(notebook: Path, project: Path, kernel_device: str | None = None) -> Path:
+    """A copy of ``notebook`` in ``project`` with the oracle cell appended (the original stays untouched), and
+    with the ``kernel_device`` simulation in front when the entry names one."""
     import nbformat
 
     node = nbformat.read(notebook, as_version=4)
     node.cells.append(nbformat.v4.new_code_cell(oracle_cell(pipeline_roles(notebook))))
     node.cells[-1].id = "corpus-oracle"
+    if kernel_device:
+        node.cells.insert(0, nbformat.v4.new_code_cell(simulated_device_cell(kernel_device)))
+        node.cells[0].id = "corpus-device"
     project.mkdir(parents=True, exist_ok=True)
     copy = project / notebook.name
     nbformat.write(node, copy)
@@ -186,9 +221,11 @@ def _error_line(stderr: str, project: Path) -> str:
     return chosen.replace(str(project.resolve()), "<project>").replace(str(project), "<project>")
 
 
-def export_execute(notebook: Path, project: Path, timeout: float = 600) -> tuple[dict[str, Any], dict[str, Any]]:
+def export_execute(
+    notebook: Path, project: Path, timeout: float = 600, kernel_device: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``jupyter-deploy export --execute COPY --json``, no --allow-pickle -> (its result, the notebook's answers)."""
-    copy = prepare_project(notebook, project)
+    copy = prepare_project(notebook, project, kernel_device)
     answers = project / "corpus-answers.json"
     env = {**os.environ, ANSWERS_VARIABLE: str(answers)}
     command = [str(BIN / "jupyter-deploy"), "export", copy.name, "--execute", "--json", "--root", "."]
@@ -338,7 +375,7 @@ def check_served(description: dict[str, Any], cases: list[dict[str, Any]], v2: b
 
 def run_entry(entry: dict[str, Any], project: Path) -> dict[str, Any]:
     """Export the entry's notebook in ``project`` and check the served version against the notebook's answers."""
-    result, answers = export_execute(NOTEBOOKS / entry["notebook"], project)
+    result, answers = export_execute(NOTEBOOKS / entry["notebook"], project, kernel_device=entry.get("kernel_device"))
     cases = answers["cases"]
     if len(cases) != 1 + entry["check_rows"]:
         defined = len(cases) - 1
