@@ -10,6 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 Role = Literal["predict", "load", "preprocess", "postprocess", "example", "reference"]
 # reference: binds reference_input (the training features), profiled at export for monitoring, never served
 ROLES: tuple[str, ...] = ("predict", "load", "preprocess", "postprocess", "example", "reference")
+# the variable each role's cell must bind (a load cell binds whatever it builds)
+ROLE_VARIABLES: dict[str, str] = {
+    "predict": "predict",
+    "preprocess": "preprocess",
+    "postprocess": "postprocess",
+    "example": "example_input",
+    "reference": "reference_input",
+}
 
 
 class Annotation(BaseModel):

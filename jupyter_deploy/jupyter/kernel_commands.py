@@ -30,6 +30,7 @@ def export_in_kernel(
     from ..notebook.read import history_source, read_notebook
     from ..project import project_root
     from ..versions.export import ExportRequest, _relative, default_name, export
+    from .bindings import install
 
     root = project_root(root)
     notebook = notebook or os.environ.get("JD_NOTEBOOK_PATH")
@@ -54,6 +55,7 @@ def export_in_kernel(
         # one naming rule: unnamed cells take the notebook's name, here the notebook of this Jupyter session
         default_name=default_name(str(session)) if session and not notebook else None,
         reference=reference,
+        own_values=install(shell).own_values,  # several deployments: each exports its own example, predict...
     )
     return export(request)
 

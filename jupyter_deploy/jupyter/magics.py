@@ -69,9 +69,11 @@ class DeployMagics(Magics):
         --max-batch-size 32, ...) are recorded for the deployment's manifests and server.
         """
         from ..notebook.annotations import parse_magic_line
+        from ..records import ROLE_VARIABLES
+        from .bindings import install
 
         try:
-            role = parse_magic_line(line)[0]
+            role, name, _ = parse_magic_line(line)
         except JupyterDeployError as error:
             raise UsageError(str(error)) from None
         assert self.shell is not None
@@ -80,6 +82,9 @@ class DeployMagics(Magics):
         if failure is not None:
             # the cell's own traceback is shown above; failing this cell stops Run All, nbclient and papermill
             raise UsageError(f"the %%deploy {role} cell failed: {type(failure).__name__}: {failure}")
+        variable = ROLE_VARIABLES.get(role)
+        if variable is not None:  # this deployment's own value, whatever other deployments' cells bind later
+            install(self.shell).record_magic(name, role, variable)
 
     @line_magic("deploy")
     def deploy_line(self, line: str) -> Any:
@@ -112,7 +117,10 @@ def _load(target: str) -> Callable[..., Any]:
 
 
 def register(ipython: Any) -> None:
+    from .bindings import install
+
     ipython.register_magics(DeployMagics)
+    install(ipython)  # from now on, what each cell binds to example_input, predict... is remembered
     from ..project import ROOT_VARIABLE
 
     # the kernel's working directory is the project root; remember it for the side panel and REST

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..exceptions import ClosureError
-from ..records import Deployment
+from ..records import ROLE_VARIABLES, Deployment
 from .annotations import python_source
 from .read import Cell, NotebookSource
 
@@ -368,14 +368,7 @@ def _role_of(statement: Statement, annotated: dict) -> str | None:
 
 
 def _check_role_defines(deployment: Deployment, by_role: dict[str, list[Statement]]) -> None:
-    expected = {
-        "predict": "predict",
-        "preprocess": "preprocess",
-        "postprocess": "postprocess",
-        "example": "example_input",
-        "reference": "reference_input",
-    }
-    for role, name in expected.items():
+    for role, name in ROLE_VARIABLES.items():
         cells = deployment.role(role)
         if not cells:
             continue

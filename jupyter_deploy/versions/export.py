@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from ..exceptions import CaptureError, ClosureError, ParityError
 from ..notebook.annotations import find_deployments, select_deployment, suggest_name
 from ..notebook.closure import Closure, build_closure
-from ..notebook.read import NotebookSource, read_notebook
+from ..notebook.read import Cell, NotebookSource, read_notebook
 from ..records import Deployment, ExportResult, Parity, TensorSpec, VersionInfo
 from . import store
 
@@ -43,6 +44,9 @@ class ExportRequest:
     """what unnamed cells are called when ``notebook`` is unknown (a kernel's history: its Jupyter session)"""
     reference: str | None = None
     """``--reference VAR``: the kernel variable (training features) the reference profile describes"""
+    own_values: Callable[[Deployment, dict[str, Deployment], dict[str, Cell]], dict[str, Any]] | None = None
+    """in a kernel: the role variables (example_input, predict, reference_input...) as the exported deployment's own
+    cells bound them (``jupyter.bindings``), read instead of the kernel's, which may be another deployment's"""
 
 
 def default_name(notebook: str | None) -> str:
@@ -76,6 +80,10 @@ def export(request: ExportRequest) -> ExportResult:
     unnamed = request.default_name or default_name(request.notebook)
     deployments = find_deployments(request.source, unnamed, latest_wins=request.history)
     deployment = select_deployment(deployments, request.name, where)
+    if request.namespace is not None and request.own_values is not None:
+        cells = {cell.id: cell for cell in request.source.cells}
+        own = request.own_values(deployment, deployments, cells)
+        request = replace(request, namespace={**request.namespace, **own})
     if request.make_current and manifests_configured(request.root, deployment.name):
         _check_manifest_options(request.root, deployment)  # before anything is written
     closure = build_closure(request.source, deployment, history=request.history, live=request.namespace is not None)
