@@ -10,13 +10,18 @@ from typing import Any
 import pytest
 
 DATA = Path(__file__).resolve().parent / "data"
-SERVE_NOTEBOOKS = ("serve_scale.ipynb", "serve_slow.ipynb", "serve_torch.ipynb")
+SERVE_NOTEBOOKS = (
+    "serve_scale.ipynb",
+    "serve_slow.ipynb",
+    "serve_torch.ipynb",
+    "serve_gate.ipynb",
+)
 
 
 @pytest.fixture(scope="session")
 def serve_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project root with deployments scale (numpy), slow (200 ms sync predict) and tiny (torch), statically
-    exported (no kernel) from the notebooks under tests/data/."""
+    """A project root with deployments scale (numpy), slow (200 ms sync predict), tiny (torch) and gate (calls
+    held at a file, answered with their order), statically exported (no kernel) from the notebooks under tests/data/."""
     from jupyter_deploy.versions.export import export_notebook
 
     root = tmp_path_factory.mktemp("serve-project")
