@@ -5,6 +5,11 @@ the previous batch is done. While a batch runs, new requests queue up and form t
 ``max_batch_size`` rows). ``max_latency_ms`` bounds how long the batcher keeps collecting requests that
 are still arriving (it never waits on an empty queue). One batch runs at a time, in the default executor,
 so the event loop keeps answering health checks.
+
+A batch whose call fails (one request's values make predict raise, or the outputs cannot be cut back) runs
+its requests again one at a time, in order: only a request that fails on its own gets an error. Whatever the
+notebook's code raises, ``SystemExit`` and ``KeyboardInterrupt`` included, is that request's ``InferenceError``;
+it never reaches the event loop, which would stop the server.
 """
 
 from __future__ import annotations
@@ -122,7 +127,6 @@ class Batcher:
 
     async def _loop(self) -> None:
         assert self._wakeup is not None
-        loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
                 self._wakeup.clear()
@@ -130,19 +134,47 @@ class Batcher:
             batch = await self._collect()
             sizes = [item.rows for item in batch]
             try:
-                inputs = concat([item.value for item in batch])
-                if self.dispatcher is not None:
-                    outputs = await self.dispatcher.call(self.run_batch, inputs)
-                else:
-                    outputs = await loop.run_in_executor(None, self.run_batch, inputs)
-                pieces = split(outputs, sizes)
-            except Exception as error:  # every request of the batch gets the failure
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(error)
+                pieces = split(await self._call(concat([item.value for item in batch])), sizes)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:
+                if len(batch) == 1:
+                    _settle(batch[0], error=error)
+                else:  # one request may be the cause: each runs alone, and only those that fail alone fail
+                    for item in batch:
+                        await self._run_alone(item)
                 continue
             if self.observe is not None:
                 self.observe(sum(sizes), len(batch))
             for item, piece in zip(batch, pieces, strict=True):
-                if not item.future.done():
-                    item.future.set_result(piece)
+                _settle(item, piece)
+
+    async def _call(self, inputs: Any) -> Any:
+        if self.dispatcher is not None:
+            return await self.dispatcher.call(self.run_batch, inputs)
+        return await asyncio.get_running_loop().run_in_executor(None, self.run_batch, inputs)
+
+    async def _run_alone(self, item: _Item) -> None:
+        try:
+            outputs = await self._call(item.value)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            _settle(item, error=error)
+            return
+        if self.observe is not None:
+            self.observe(item.rows, 1)
+        _settle(item, outputs)
+
+
+def _settle(item: _Item, result: Any = None, error: BaseException | None = None) -> None:
+    """Hand a request its outputs or its failure (an ``Exception``: a ``SystemExit`` or ``KeyboardInterrupt``
+    set on a future would be raised again in the request's task and stop the event loop)."""
+    if item.future.done():  # the client went away
+        return
+    if error is None:
+        item.future.set_result(result)
+    elif isinstance(error, Exception):
+        item.future.set_exception(error)
+    else:
+        item.future.set_exception(InferenceError(f"predict failed: {type(error).__name__}: {error}"))

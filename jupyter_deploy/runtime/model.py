@@ -7,6 +7,7 @@ this class turns KServe requests into ``run`` calls, off the event loop and with
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -203,11 +204,12 @@ class NotebookModel(kserve.Model):
                 outputs = await self._batcher.submit(inputs)
             else:
                 outputs = await self._dispatcher.call(self.infer, inputs)
-        except (InvalidInput, InferenceError, NotImplementedError):
-            raise  # KServe's own handlers answer these (400, 500, 501)
-        except (Exception, SystemExit, KeyboardInterrupt) as error:
+        except (InvalidInput, InferenceError, NotImplementedError, asyncio.CancelledError):
+            raise  # KServe's own handlers answer these (400, 500, 501); a cancelled request is gone
+        except BaseException as error:
             # SystemExit/KeyboardInterrupt from the notebook's code would stop the event loop (asyncio re-raises
-            # them out of the task): they are one request's failure, a JSON 500 like any other
+            # them out of the task), another BaseException would skip every handler: they are one request's
+            # failure, a JSON 500 like any other
             raise InferenceError(f"predict failed: {type(error).__name__}: {error}") from error
         if self.payload_log is not None:  # a queue append: encoding and writing happen on the log's thread
             self.payload_log.record(payload, headers, inputs, outputs)

@@ -66,3 +66,58 @@ def test_export_refuses_batching_a_predictor_that_cannot_batch(tmp_path: Path) -
     with pytest.raises(OptionsError, match=r"--max-batch-size 4: this predictor cannot batch: .*returned shape \[3\]"):
         export_notebook(notebook, root=tmp_path)
     assert not (tmp_path / "deployments" / "mean" / "v1").exists()
+
+
+def _batched_round(server: Any, rows: list[list[float]]) -> list[httpx.Response]:
+    """A request that holds the inference thread (a row of 5: 0.5 s), then ``rows`` one request each, sent
+    together while it runs: they queue up and run as one batch."""
+
+    async def send() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=len(rows) + 1)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            holder = asyncio.ensure_future(client.post(server.v1_url, json={"instances": [[5.0, 5.0]]}))
+            await asyncio.sleep(0.2)
+            answers = await asyncio.gather(*(client.post(server.v1_url, json={"instances": [row]}) for row in rows))
+            assert (await holder).status_code == 200
+            return list(answers)
+
+    return asyncio.run(send())
+
+
+def _largest_batch(server: Any) -> float:
+    """The most requests one batched predict call ran, from the server's own histogram."""
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    counts = re.findall(r'^jupyter_deploy_batch_requests_bucket{le="([^"]+)",model_name="picky"} (\S+)$', metrics, re.M)
+    total = max(float(count) for _, count in counts)
+    return min(float(le) for le, count in counts if float(count) == total)
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "words"),
+    [
+        ([-1.0, 0.0], "ValueError: -1 is not a valid input"),
+        ([-2.0, 0.0], "SystemExit"),
+        ([-3.0, 0.0], "KeyboardInterrupt"),
+    ],
+    ids=["exception", "SystemExit", "KeyboardInterrupt"],
+)
+def test_one_bad_request_fails_alone_and_the_server_stays_up(
+    start_server: Any, bad_row: list[float], words: str
+) -> None:
+    """A batch whose call fails runs its requests again one by one: only the request that fails alone gets an
+    error; the others get the answers they would get unbatched (x * 2); notebook code raising SystemExit or
+    KeyboardInterrupt fails its request, not the server."""
+    server = start_server("picky", max_batch_size=32, max_latency_ms=20)
+    rows = [[float(i), 1.0] for i in range(1, 8)] + [bad_row] + [[float(i), 2.0] for i in range(8, 16)]
+    _batched_round(server, [row for row in rows if row is not bad_row])
+    assert _largest_batch(server) >= 8, "the same round without the bad request did not batch: the test proves nothing"
+    answers = _batched_round(server, rows)
+    for row, answer in zip(rows, answers, strict=True):
+        if row is bad_row:
+            assert answer.status_code == 500 and words in answer.json()["error"], answer.text
+        else:
+            assert answer.status_code == 200, (row, answer.text)
+            assert answer.json() == {"predictions": [[2.0 * row[0], 2.0 * row[1]]]}
+    again = httpx.post(server.v1_url, json={"instances": [[1.0, 2.0]]}, timeout=10)
+    assert again.json() == {"predictions": [[2.0, 4.0]]}
+    assert server.running
