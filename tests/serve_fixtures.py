@@ -78,3 +78,54 @@ def listening_addresses(port: int) -> set[str]:
                     raw = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8))
                     found.add(socket.inet_ntop(socket.AF_INET6, raw))
     return found
+
+
+@pytest.fixture
+def run_predictor(serve_root: Path) -> Iterator[Callable[..., Any]]:
+    """``run_predictor("scale", "--flag", ..., ready=True, preexec_fn=None)`` -> the ``python predictor.py`` process
+    of a deployment's current version on a free port (``process.port``), its output in ``process.log``; with
+    ``ready`` it has answered ``/v2/health/ready`` (or exited). Killed after the test."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from jupyter_deploy.runtime.listen import free_port
+    from jupyter_deploy.versions.store import resolve
+
+    started: list[Any] = []
+
+    def factory(name: str, *arguments: str, ready: bool = True, preexec_fn: Any = None) -> Any:
+        _, version_dir = resolve(serve_root, name)
+        port = free_port()
+        log = version_dir.parent / f"predictor-{port}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "predictor.py", "--http_port", str(port), *arguments],
+                cwd=version_dir,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=preexec_fn,
+            )
+        process.port, process.log = port, log  # type: ignore[attr-defined]
+        started.append(process)
+        deadline = time.monotonic() + 120
+        while ready and process.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        return process
+
+    yield factory
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

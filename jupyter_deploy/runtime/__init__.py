@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +21,37 @@ if TYPE_CHECKING:
 
 _LAZY = {"NotebookModel": ".model", "serve_main": ".server", "load_artifact": ".artifacts"}
 
+# run as ``python predictor.py``: the version's files are hashed from now on, in a thread, while the predictor
+# imports torch and kserve; ``serve_main`` waits for the result before ``load()`` reads any artifact. (Only
+# then is ``verify`` imported here: ``python -m _jd_runtime.verify`` must find it not yet imported.)
+if os.path.basename(getattr(sys.modules.get("__main__"), "__file__", None) or "") == "predictor.py":
+    from .verify import start_if_main
+
+    start_if_main(Path(__file__).resolve().parent.parent)
+
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        with _command_line_hidden():
+            return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@contextmanager
+def _command_line_hidden() -> Iterator[None]:
+    """``import kserve`` parses ``sys.argv`` with KServe's own parser (``kserve.model_server``, at import time),
+    which would refuse a bad value in its own multi-line words, or act on flags before ours are read: the
+    predictor's command line is read once, by ``server.build_parser`` (KServe's flags and ours), which hands
+    the result to KServe (``server.serve_main``)."""
+    if "kserve.model_server" in sys.modules:
+        yield
+        return
+    argv = sys.argv
+    sys.argv = argv[:1]
+    try:
+        yield
+    finally:
+        sys.argv = argv
 
 
 @contextmanager

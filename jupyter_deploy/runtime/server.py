@@ -20,20 +20,30 @@ import os
 import signal
 import socket
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from .listen import DEFAULT_HOST, PORT_IN_USE_EXIT, add_serving_arguments, busy_port_message, port_in_use
+from .verify import check_before_load
 
 SWITCH_INTERVAL_S = 0.0005
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's error in one line: the usage of KServe's flags and ours together fills a screen."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    """KServe's flags (``kserve.model_server.parser``, as KServe's own predictors build theirs) and ours."""
     from kserve import model_server
 
     from .listen import add_payload_log_arguments as add_arguments
 
     defaults = defaults or {}
-    parser = argparse.ArgumentParser(parents=[model_server.parser], conflict_handler="resolve")
+    parser = OneLineParser(parents=[model_server.parser], conflict_handler="resolve")
     add_serving_arguments(
         parser,
         host=os.environ.get("JD_HOST", DEFAULT_HOST),
@@ -62,10 +72,12 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def serve_main(model_class: type, argv: list[str] | None = None) -> None:
-    """The ``__main__`` of a generated predictor: parse KServe's options, load the model, serve it."""
-    args, _ = build_parser(getattr(model_class, "serving_options", {})).parse_known_args(
+    """The ``__main__`` of a generated predictor: parse KServe's options and ours (an unknown flag is an error,
+    not ignored), load the model, serve it."""
+    args = build_parser(getattr(model_class, "serving_options", {})).parse_args(
         argv if argv is not None else sys.argv[1:]
     )
+    hand_to_kserve(args)
     name = args.model_name if args.model_name != "model" else None
     options = {
         "max_batch_size": args.max_batch_size,
@@ -76,14 +88,42 @@ def serve_main(model_class: type, argv: list[str] | None = None) -> None:
         "payload_log": payload_log_settings(args),
     }
     check_port_free(args.host, args.http_port)
+    check_before_load(version_dir(model_class))  # exits with one line when the version's files were changed
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         if args.workers > 1:
-            serve_workers(model_class, name, args.host, args.http_port, args.workers, options)
+            serve_workers(model_class, name, args, options)
         else:
             serve_model(model_class, name, options, host=args.host, port=args.http_port)
     except KeyboardInterrupt:
         pass
+
+
+def hand_to_kserve(args: argparse.Namespace) -> None:
+    """KServe reads some of its flags (--configure_logging, --log_config_file, --predictor_*, --enable_docs_url)
+    from the namespace it parsed at import, from a command line hidden from it then (``runtime.__init__``): it
+    gets ours."""
+    from kserve import model_server
+
+    model_server.args = args
+    if args.enable_docs_url and model_server.app.docs_url is None:  # KServe decided at import, without the flag
+        _add_docs_route(model_server.app)
+
+
+def _add_docs_route(app: Any) -> None:
+    """``/docs`` (Swagger UI), as FastAPI adds it when an app is created with ``docs_url``."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    async def docs(request: Any) -> Any:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI")
+
+    app.docs_url = "/docs"
+    app.add_route(app.docs_url, docs, include_in_schema=False)
+
+
+def version_dir(model_class: type) -> Path:
+    """The directory of the ``predictor.py`` that defines ``model_class``."""
+    return Path(sys.modules[model_class.__module__].__file__ or "predictor.py").resolve().parent
 
 
 def serve_model(model_class: type, name: str | None, options: dict[str, Any], **where: Any) -> None:
@@ -218,20 +258,18 @@ def guarded_rest_server(
     )
 
 
-def serve_workers(
-    model_class: type, name: str | None, host: str, port: int, workers: int, options: dict[str, Any]
-) -> None:
-    """``workers`` processes, each loading the model and serving on one shared listening socket."""
+def serve_workers(model_class: type, name: str | None, args: argparse.Namespace, options: dict[str, Any]) -> None:
+    """``args.workers`` processes, each loading the model and serving on one shared listening socket."""
     import multiprocessing
 
     from uvicorn.config import Config
 
-    config = Config(app="kserve.model_server:app", host=host, port=port)
+    config = Config(app="kserve.model_server:app", host=args.host, port=args.http_port)
     listener = config.bind_socket()
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_worker, args=(model_class, name, listener, options), daemon=False)
-        for _ in range(workers)
+        context.Process(target=_worker, args=(model_class, name, listener, options, args), daemon=False)
+        for _ in range(args.workers)
     ]
     for child in children:
         child.start()
@@ -248,7 +286,10 @@ def serve_workers(
         listener.close()
 
 
-def _worker(model_class: type, name: str | None, listener: socket.socket, options: dict[str, Any]) -> None:
+def _worker(
+    model_class: type, name: str | None, listener: socket.socket, options: dict[str, Any], args: argparse.Namespace
+) -> None:
     signal.signal(signal.SIGTERM, _exit_quietly)
+    hand_to_kserve(args)
     with contextlib.suppress(KeyboardInterrupt):
         serve_model(model_class, name, options, sockets=[listener])
