@@ -69,6 +69,11 @@ OPTIONS: dict[str, Option] = {
     "toleration": Option(list, "KEY[=VALUE]:EFFECT (repeat); GPU deployments tolerate nvidia.com/gpu already"),
     "payload_logger": Option(str, "URL that KServe's payload logger sends requests/responses to (CloudEvents)"),
     "payload_logger_mode": Option(str, "what the payload logger sends: all (default), request or response"),
+    "startup_timeout": Option(
+        str,
+        "how long the model may take to load before Kubernetes restarts the container: 90s, 10m, 1h30m "
+        "(default 10m; the startupProbe on model readiness holds the liveness probe back until then)",
+    ),
     # serving only
     "workers": Option(int),
     # export

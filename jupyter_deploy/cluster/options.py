@@ -21,6 +21,8 @@ from .rules import (
     ENV_NAME,
     PAYLOAD_LOGGER,
     canary_problem,
+    duration_problem,
+    duration_seconds,
     image_problem,
     is_deployment_name,
     is_dns_label,
@@ -149,6 +151,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "payload_logger_mode": _holds(
         LOGGER_MODES.__contains__, f"{{value!r}} is not a payload logger mode: use {', '.join(LOGGER_MODES)}"
     ),
+    "startup_timeout": duration_problem,
 }
 
 
@@ -185,6 +188,7 @@ class ManifestOptions(BaseModel):
     toleration: list[str] = Field(default_factory=list)
     payload_logger: str | None = None
     payload_logger_mode: str | None = None
+    startup_timeout: str = "10m"
 
     @field_validator("runtime", mode="before")
     @classmethod
@@ -254,6 +258,10 @@ class ManifestOptions(BaseModel):
     @property
     def plain_env(self) -> list[tuple[str, str]]:
         return [(var, value) for var, _, value in (item.partition("=") for item in self.env)]
+
+    @property
+    def startup_seconds(self) -> int:
+        return duration_seconds(self.startup_timeout)
 
     @property
     def tolerations(self) -> list[Toleration]:

@@ -23,6 +23,7 @@ from .stock import UPLOAD_NOTE, StockModel
 
 PORT = 8080
 UID = 1000
+STARTUP_PERIOD_S = 5  # how often the startupProbe asks whether the model has loaded
 # the image's Python: the one that pinned requirements.txt (the interpreter writing it), not a guess
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 PIP_INDEX = "https://pypi.org/simple"
@@ -200,7 +201,17 @@ def predictor_context(
         else [],
         "port": PORT,
         "uid": UID,
+        # the predictor image serves the model under the deployment's name; KServe's runtimes name it themselves
+        "ready_path": f"/v2/models/{options.name}/ready" if custom else "/v2/health/ready",
+        **startup_probe(options.startup_seconds),
     }
+
+
+def startup_probe(seconds: int) -> dict[str, int]:
+    """The startupProbe's period and failure threshold: at least ``seconds`` of loading (period * threshold),
+    less than one period more. Liveness and readiness probes start only once it has passed."""
+    period = min(STARTUP_PERIOD_S, seconds)
+    return {"startup_period": period, "startup_failures": -(-seconds // period)}
 
 
 def render_context(options: ManifestOptions, rollout: Rollout, resources: list[str]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Kubernetes' and KServe's own rules for single values, one rule each for the whole package.
 
 Names (apimachinery/pkg/util/validation), resource quantities (resource.Quantity: ``500m``, ``4Gi``,
-``1e3``), the canary share, URIs (one rule for every option that takes one: KServe's storage initializer, the
-batch job's input and output, the payload logger; never a credential), image references (distribution/reference)
-and credential-like environment variable names. Options, schedules, batch jobs, annotations and ``validate``
-all check through these. Patterns are matched whole (``fullmatch``: ``$`` alone lets a trailing newline in).
+``1e3``), the canary share, durations (``90s``, ``10m``, ``1h30m``), URIs (one rule for every option that takes
+one: KServe's storage initializer, the batch job's input and output, the payload logger; never a credential),
+image references (distribution/reference) and credential-like environment variable names. Options, schedules,
+batch jobs, annotations and ``validate`` all check through these. Patterns are matched whole (``fullmatch``:
+``$`` alone lets a trailing newline in).
 """
 
 from __future__ import annotations
@@ -95,6 +96,34 @@ def canary_problem(percent: int) -> str | None:
             f"{percent!r} is not a canary share: give the new version's percent of the traffic, "
             f"{CANARY_MIN} to {CANARY_MAX}"
         )
+    return None
+
+
+# -- durations --------------------------------------------------------------------------------------------
+# hours, minutes and seconds in that order, whole numbers (Go's time.ParseDuration spelling: 90s, 10m, 1h30m)
+DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+DURATION_MAX_S = 24 * 3600  # a start-up budget of more than a day is a typo, not a model
+
+
+def duration_seconds(text: str) -> int:
+    """``10m`` -> 600; ``ValueError`` saying what to write when ``text`` is no positive duration up to a day."""
+    match = DURATION.fullmatch(text) if isinstance(text, str) and len(text) <= 32 else None
+    if not text or match is None:
+        shown = text if len(str(text)) <= 32 else f"{str(text)[:32]}..."
+        raise ValueError(f"{shown!r} is not a duration: write a number with a unit, e.g. 90s, 10m, 1h or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 0 < total <= DURATION_MAX_S:
+        raise ValueError(f"{text!r} is {'no time at all' if total == 0 else 'more than a day'}: give 1s to 24h")
+    return total
+
+
+def duration_problem(text: str) -> str | None:
+    """Why ``text`` is no duration (None when it is one)."""
+    try:
+        duration_seconds(text)
+    except ValueError as error:
+        return str(error)
     return None
 
 

@@ -66,6 +66,7 @@ def test_standard_mode_writes_spec_canary_beside_the_stable_predictor(stock_v1_v
         "name": "kserve-container",  # the CRD requires it in a canary's model
         "storageUri": f"{BUCKET}/v2",
         "resources": stable["model"]["resources"],
+        "startupProbe": stable["model"]["startupProbe"],
     }
     assert not {"minReplicas", "maxReplicas", "scaleMetric", "scaleTarget"} & set(canary["predictor"])
     annotations = document["metadata"]["annotations"]

@@ -49,7 +49,7 @@ def test_cpu_default_writes_every_file_and_matches_kserve_schema(make_version, i
     container = document["spec"]["predictor"]["containers"][0]
     assert container["image"] == "churn:v1"
     assert container["args"] == ["--http_port", "8080", "--host", "0.0.0.0"]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/models/churn/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
     dockerfile = (root / "deploy/churn/Dockerfile").read_text()
