@@ -55,22 +55,45 @@ def to_input(rows: Any, spec: dict[str, Any], device: Any = None) -> Any:
     import numpy as np
 
     kind = spec.get("kind", "json")
-    if kind in ("list", "json"):
+    if kind == "json" or (kind == "list" and not spec.get("dtype")):
         return _text(rows.tolist()) if isinstance(rows, np.ndarray) else rows
     dtype = spec.get("dtype") or "float32"
-    try:
-        array = np.asarray(rows, dtype=dtype)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput(f"inputs cannot be read as a {dtype} array: {error}") from None
+    array = _array(rows, dtype)
     expected = spec.get("shape")
     if expected is not None:
         _check_shape(list(array.shape), expected)
     if kind == "numpy":
         return array
+    if kind == "list":  # rows of numbers, checked like an array, handed over as the list the example was
+        return array.tolist()
     import torch
 
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     return tensor.to(device) if device is not None else tensor
+
+
+def _array(rows: Any, dtype: str) -> Any:
+    """``rows`` as a ``dtype`` array; an integer dtype takes whole numbers only (1.5 is refused, not cut to 1)."""
+    import numpy as np
+
+    try:
+        if np.dtype(dtype).kind in "iu":
+            parsed = np.asarray(rows)
+            if parsed.dtype.kind == "f" and not (np.isfinite(parsed).all() and (parsed == np.round(parsed)).all()):
+                raise InvalidInput(f"inputs must be whole numbers ({dtype}), like the example's")
+            if parsed.dtype.kind not in "iufb":
+                raise ValueError(f"values of type {parsed.dtype} are not numbers")
+            return parsed.astype(dtype)
+        return np.asarray(rows, dtype=dtype)
+    except InvalidInput:
+        raise
+    except (ValueError, TypeError, OverflowError) as error:
+        raise InvalidInput(f"inputs cannot be read as a {dtype} array: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _text(value: Any) -> Any:

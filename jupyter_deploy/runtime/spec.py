@@ -17,9 +17,34 @@ def spec_of(value: Any) -> dict[str, Any]:
         return {"kind": "numpy", "dtype": str(value.dtype), "shape": [-1, *value.shape[1:]]}
     if pandas is not None and isinstance(value, pandas.DataFrame):
         return {"kind": "dataframe", "columns": [_column_spec(name, value[name].dtype) for name in value.columns]}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
+        # rows of numbers (``X[:4].tolist()``) are checked like the array they are; predict still gets a list
+        return {"kind": "list", **numeric_list_spec(value)}
+    if isinstance(value, tuple):
         return {"kind": "list"}
     return {"kind": "json"}
+
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def numeric_list_spec(value: list[Any]) -> dict[str, Any]:
+    """``{"dtype", "shape"}`` of a non-empty rectangular (nested) list of numbers, batch dimension -1;
+    ``{}`` for anything else (text, ragged rows, mixed types, bools): such a list is passed on unchecked."""
+    shape: list[int] = []
+    level: list[Any] = value
+    while level and isinstance(level[0], list):
+        width = len(level[0])
+        if width == 0 or any(not isinstance(item, list) or len(item) != width for item in level):
+            return {}
+        shape.append(width)
+        level = [item for row in level for item in row]
+    if not level or not all(type(item) in (int, float) or isinstance(item, float) for item in level):
+        return {}  # bools and other int subclasses are not features of a numeric array
+    whole = all(isinstance(item, int) for item in level)
+    if whole and not all(INT64[0] <= item <= INT64[1] for item in level):
+        return {}
+    return {"dtype": "int64" if whole else "float64", "shape": [-1, *shape]}
 
 
 def _column_spec(name: Any, dtype: Any) -> dict[str, Any]:

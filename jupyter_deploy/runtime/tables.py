@@ -3,7 +3,8 @@
 Batch prediction (``jupyter-deploy predict`` on a laptop, ``python -m _jd_runtime.batch`` in a Kubernetes Job)
 feeds a version's predictor the rows of a table. The input spec decides which columns are features:
 - a DataFrame deployment takes its example's columns, by name; other columns are keys;
-- a tensor or array of shape [N, F] takes F columns, in the file's order: every column that is not a key;
+- a tensor or array of shape [N, F] (or a list of numeric rows, ``X[:4].tolist()``) takes F columns, in the
+  file's order: every column that is not a key;
 - shape [N] one column; other shapes, and JSON or list inputs, one column holding each row's value.
 A chunk of rows is decoded by the request codec (``codec.to_input``, ``frames.decode_frame``), so a row of a
 table is read exactly as the same row in a request. pandas and pyarrow are needed only here: a version
@@ -107,10 +108,15 @@ def plain(value: Any) -> Any:
 
 
 # -- columns -------------------------------------------------------------------------------------------------
+def is_array(spec: dict[str, Any]) -> bool:
+    """A tensor, an array, or a list of numeric rows (which the codec reads as an array): columns are features."""
+    return spec.get("kind") in ("torch", "numpy") or (spec.get("kind") == "list" and bool(spec.get("shape")))
+
+
 def feature_width(spec: dict[str, Any]) -> int:
     """How many columns a tensor or array spec reads: F for [N, F], else one."""
     shape = spec.get("shape") or []
-    if spec.get("kind") in ("torch", "numpy") and len(shape) == 2 and shape[1] != -1:
+    if is_array(spec) and len(shape) == 2 and shape[1] != -1:
         return int(shape[1])
     return 1
 
@@ -176,10 +182,9 @@ def model_inputs(
     numeric columns); each chunk is still read by ``codec.to_input``, which checks its dtype and shape."""
     from . import codec
 
-    kind = spec.get("kind", "json")
     shape = spec.get("shape") or []
     values = None
-    if kind in ("torch", "numpy") and len(shape) <= 2:
+    if is_array(spec) and len(shape) <= 2:
         values = frame[features].to_numpy() if len(shape) == 2 else frame[features[0]].to_numpy()
     for first in range(start, len(frame), size):
         if values is not None:
@@ -201,7 +206,7 @@ def model_input(chunk: Any, features: list[str], spec: dict[str, Any], device: A
         text = set(text_columns(spec))
         data = {name: _column_values(chunk[name], name in text) for name in features}
         return decode_frame({"instances": data}, spec)
-    if kind in ("torch", "numpy") and len(spec.get("shape") or []) <= 2:
+    if is_array(spec) and len(spec.get("shape") or []) <= 2:
         values = chunk[features].to_numpy() if len(spec.get("shape") or []) == 2 else chunk[features[0]].to_numpy()
         return codec.to_input(values, spec, device)
     return codec.to_input([plain(item) for item in chunk[features[0]]], spec, device)
