@@ -149,9 +149,13 @@ def _tables_module() -> Any:
 
 
 def _load(model_class: Any, label: str) -> Any:
+    from ..runtime.loaders.refusal import refusal_reason
+
     model = model_class()
     try:
         model.load()
+    except SystemExit as stop:  # a loader's refusal (ArtifactRefused), from the version's own runtime
+        raise BatchError(f"{label} cannot load: {refusal_reason(stop)}") from None
     except Exception as error:
         raise BatchError(f"the predictor of {label} failed to load: {type(error).__name__}: {error}") from None
     return model

@@ -27,8 +27,10 @@ from typing import IO, Any
 
 from ..exceptions import NotFoundError, ServeError
 from ..runtime.listen import DEFAULT_HOST, PORT_IN_USE_EXIT, busy_port_message, free_port, port_in_use
+from ..runtime.loaders.refusal import FAILURE_FILE
 
 EXAMPLE_INLINE_LIMIT = 2000
+FAILURE_NAME = "refused.txt"
 PORT_ATTEMPTS = 3
 
 
@@ -191,7 +193,12 @@ def _launch(
     if output is None:
         log = workdir / "server.log"
         output = log.open("ab")
-    env = {**os.environ, "JD_EXAMPLE_REQUEST": str(workdir / "example.json"), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "JD_EXAMPLE_REQUEST": str(workdir / "example.json"),
+        FAILURE_FILE: str(workdir / FAILURE_NAME),  # a loader's refusal, reported here in one line
+        "PYTHONUNBUFFERED": "1",
+    }
     process = subprocess.Popen(
         predictor_command(version_dir, info.name, host, port, options) + payload_log_arguments(payload_log),
         cwd=version_dir,
@@ -217,6 +224,9 @@ def wait_ready(server: LocalServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
+            refusal = _refusal(server)
+            if refusal:
+                raise ServeError(f"{server.name} {server.version} cannot start: {refusal}")
             failed = PortTaken if server.process.returncode == PORT_IN_USE_EXIT else ServeError
             raise failed(
                 f"the {server.name} {server.version} server exited with code {server.process.returncode} "
@@ -230,6 +240,14 @@ def wait_ready(server: LocalServer, timeout: float) -> None:
             pass
         time.sleep(0.2)
     raise ServeError(f"the {server.name} server was not ready after {timeout:.0f} s{_log_tail(server)}")
+
+
+def _refusal(server: LocalServer) -> str | None:
+    """The line a loader refused the version's artifact with (``runtime.loaders.refusal``), if one did."""
+    path = server.workdir / FAILURE_NAME if server.workdir else None
+    if path is None or not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8", errors="replace").strip().replace("\n", " ") or None
 
 
 def _log_tail(server: LocalServer, lines: int = 8) -> str:

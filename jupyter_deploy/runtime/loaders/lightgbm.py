@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .refusal import ArtifactRefused
+
 CLASSES = ("Booster", "LGBMClassifier", "LGBMRegressor", "LGBMRanker")
 
 
@@ -56,12 +58,12 @@ def load(path: Path, device: Any = None, cls: str = "Booster", classes: list[Any
     import lightgbm
 
     if cls not in CLASSES:
-        raise SystemExit(f"jupyter-deploy: {path.name}: {cls!r} is not a LightGBM class this runtime rebuilds")
+        raise ArtifactRefused(f"{path.name}: {cls!r} is not a LightGBM class this runtime rebuilds")
     booster = lightgbm.Booster(model_file=str(path))
     if cls == "Booster":
         return booster
     if cls == "LGBMClassifier":
         if classes is None:
-            raise SystemExit(f"jupyter-deploy: {path.name}: the predictor lists no classes; re-export the notebook")
+            raise ArtifactRefused(f"{path.name}: the predictor lists no classes; re-export the notebook")
         return BoosterClassifier(booster, classes)
     return BoosterRegressor(booster)

@@ -6,6 +6,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from .refusal import ArtifactRefused
+
 
 class _NotebookUnpickler(pickle.Unpickler):
     """Classes the notebook defined were pickled as ``__main__.X``; the predictor defines them now."""
@@ -22,6 +24,6 @@ class _NotebookUnpickler(pickle.Unpickler):
 
 def load(path: Path, device: Any = None, allow_pickle: bool = False, namespace: dict | None = None) -> Any:
     if not allow_pickle:
-        raise RuntimeError(f"{path.name} is a pickle and this version was not exported with --allow-pickle")
+        raise ArtifactRefused(f"{path.name} is a pickle and this version was not exported with --allow-pickle")
     with path.open("rb") as stream:
         return _NotebookUnpickler(stream, namespace or {}).load()

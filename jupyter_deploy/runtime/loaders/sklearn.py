@@ -16,13 +16,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .refusal import ArtifactRefused
+
 NOTEBOOK_MODULE = "__main__"
 
 
 def types_in(path: Path) -> list[str]:
     """Every ``module.Name`` the skops file's schema refers to (objects, functions, types), sorted."""
-    with zipfile.ZipFile(path) as archive:
-        schema = json.loads(archive.read("schema.json"))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, RecursionError):
+        raise ArtifactRefused(
+            f"{path.name} is not a skops file (a zip archive holding schema.json); re-export the notebook"
+        ) from None
     found: set[str] = set()
     pending = [schema]
     while pending:
@@ -41,11 +48,11 @@ def load(path: Path, device: Any = None, trusted: list[str] | None = None, names
     import skops.io
 
     if trusted is None:
-        raise SystemExit(f"jupyter-deploy: {path.name}: the predictor lists no trusted types; re-export the notebook")
+        raise ArtifactRefused(f"{path.name}: the predictor lists no trusted types; re-export the notebook")
     untrusted = [name for name in types_in(path) if name not in set(trusted)]
     if untrusted:
-        raise SystemExit(
-            f"jupyter-deploy: {path.name} holds types that predictor.py does not trust: {', '.join(untrusted)} "
+        raise ArtifactRefused(
+            f"{path.name} holds types that predictor.py does not trust: {', '.join(untrusted)} "
             "(the file changed after export, or the list was edited); re-export the notebook"
         )
     notebook = [name.split(".", 1)[1] for name in trusted if name.startswith(NOTEBOOK_MODULE + ".")]

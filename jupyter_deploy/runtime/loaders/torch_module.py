@@ -1,7 +1,7 @@
 """``.pt2``: a ``torch.export`` program; ``.state.safetensors``: a module rebuilt from its class and its weights.
 
 Both are saved from the CPU, so they load on a machine without a GPU; the module is then moved to the
-serving device.
+serving device. A ``.pt2`` is checked first (``pt2_archive``): one that would run code at load is refused.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 
 def load(path: Path, device: Any = None) -> Any:
-    import torch
+    from .pt2_archive import load_program
 
-    module = torch.export.load(str(path)).module()
+    module = load_program(path).module()
     return module.to(device) if device is not None else module
 
 
