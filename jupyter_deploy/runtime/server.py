@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .listen import DEFAULT_HOST, PORT_IN_USE_EXIT, add_serving_arguments, busy_port_message, port_in_use
@@ -118,14 +119,26 @@ def _add_docs_route(app: Any) -> None:
     app.add_route(app.docs_url, docs, include_in_schema=False)
 
 
-def serve_model(model_class: type, name: str | None, options: dict[str, Any], **where: Any) -> None:
-    """Build, load and check the model, then serve it at ``where`` (host and port, or shared ``sockets``)."""
+def serve_model(
+    model_class: type, name: str | None, options: dict[str, Any], load_first: bool = False, **where: Any
+) -> None:
+    """Build the model and serve it at ``where`` (host and port, or shared ``sockets``): listening first, so
+    that liveness answers while it loads (``loading``). ``load_first``: a worker that shares its socket with
+    others loads before it accepts anything, or it would answer 503 to requests a loaded sibling can serve."""
     model = model_class(name)
     model.configure(**options)
+    if load_first:
+        load_and_check(model)
+        start(model, **where, **_server_options(options))
+    else:
+        start(model, **where, **_server_options(options), load=lambda: load_and_check(model))
+
+
+def load_and_check(model: Any) -> None:
+    """Load the model, refuse batching it cannot take, write the example request."""
     model.load()
     model.check_batching()
     write_example_request(model)
-    start(model, **where, **_server_options(options))
 
 
 def write_example_request(model: Any) -> None:
@@ -170,8 +183,10 @@ def start(
     max_body_bytes: int | None = None,
     latency_logging: bool = False,
     event_loop: str = "auto",
+    load: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``model`` with KServe's REST app (v1 and v2) until SIGINT/SIGTERM."""
+    """Serve ``model`` with KServe's REST app (v1 and v2) until SIGINT/SIGTERM; ``load`` runs once it listens
+    (until it is done, only liveness is answered: ``loading.LoadingGate``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kserve import ModelServer
@@ -191,7 +206,15 @@ def start(
             ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4))
         )
         rest.create_application()
-        await rest._server.serve(sockets=sockets)
+        if load is None:
+            await rest._server.serve(sockets=sockets)
+            return
+        from .loading import LoadingGate, load_while_serving
+
+        rest.config.app = gate = LoadingGate(rest.config.app, model.name)
+        serving = asyncio.ensure_future(rest._server.serve(sockets=sockets))
+        await load_while_serving(rest._server, serving, load, gate)
+        await serving
 
     # KServe's --event-loop (default "auto": uvloop when installed), which KServe's own start() ignores
     loop_factory = getattr(rest.config, "get_loop_factory", lambda: None)()  # uvicorn >= 0.36
@@ -284,4 +307,4 @@ def _worker(
     signal.signal(signal.SIGTERM, _exit_quietly)
     hand_to_kserve(args)
     with contextlib.suppress(KeyboardInterrupt):
-        serve_model(model_class, name, options, sockets=[listener])
+        serve_model(model_class, name, options, load_first=True, sockets=[listener])
