@@ -2,8 +2,12 @@
 
 ``NotebookModel.predict`` hands each answered request to ``PayloadLog.record``, which only appends a tuple to
 a bounded deque (no copy, no encoding, no lock: well under a microsecond). A background thread wakes every
-``FLUSH_SECONDS``, turns the queued requests into records and writes them. When the queue is full the request
-is not logged and counted instead (``jupyter_deploy_payloads_dropped_total``): serving never waits for disk.
+``FLUSH_SECONDS``, turns the queued requests into records and writes them. Serving never waits for disk, and
+no request leaves the log unnoticed: one that is not logged is counted in ``/metrics``
+(``jupyter_deploy_payloads_dropped_total{model_name, reason}``; reason ``queue_full``, ``write_failed`` (a
+full disk, a directory gone) or ``unloggable`` (a value the log cannot tabulate)), and the server's log says
+so when it starts happening (a failing disk at most every ``WARN_EVERY_S``). A directory the server cannot write
+into is refused at start (``writable_problem``: a file is created, written, synced and removed there).
 A predict that changes its input in place is logged with the changed values (nothing is copied).
 
 Files: ``DEPLOYMENT-VERSION-STARTED-PID-N.jsonl`` (one JSON object per request: ``timestamp``, ``deployment``,
@@ -11,13 +15,15 @@ Files: ``DEPLOYMENT-VERSION-STARTED-PID-N.jsonl`` (one JSON object per request: 
 ``output_columns``, ``outputs`` (rows)), appended whole lines at a time so a reader sees complete lines;
 or ``.parquet`` (one row per input row: the same fields, ``row``, then ``input.COLUMN`` and
 ``output.COLUMN``), written as ``.parquet.part`` and renamed when the file is closed, the only moment a
-Parquet file is readable. A file is rotated when it passes ``--log-rotate-mb`` or ``--log-rotate-seconds``.
+Parquet file is readable. A file is rotated when it passes ``--log-rotate-mb`` or ``--log-rotate-seconds``
+(``runtime.payload_files`` writes them).
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -32,12 +38,15 @@ from typing import Any
 
 from .listen import PAYLOAD_LOG_DEFAULTS as DEFAULTS
 from .listen import PAYLOAD_LOG_FORMATS as FORMATS
+from .payload_files import Lost, _JsonLines, _Parquet, _Writer, write_all
 from .payload_rows import table
 
 logger = logging.getLogger("jupyter_deploy.payload_log")
 
 FLUSH_SECONDS = 0.05
-PARQUET_ROW_GROUP = 10_000
+DROP_REASONS = ("queue_full", "write_failed", "unloggable")
+METRIC = "jupyter_deploy_payloads_dropped_total"
+WARN_EVERY_S = 600
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -74,6 +83,29 @@ def _version_identity(model: Any) -> dict[str, Any]:
     return {key: info.get(key) for key in ("name", "version", "content_hash")}
 
 
+def writable_problem(directory: Path) -> str | None:
+    """Why payload files cannot be written into ``directory`` (None: they can). Tried for real: the directory is
+    created if needed, and a probe file created, written, synced to disk and removed (permissions alone say
+    nothing for root, nor for /proc or a read-only mount)."""
+    if directory.exists() and not directory.is_dir():
+        return f"cannot write payload logs into {directory}: it is a file, not a directory"
+    probe = directory / f".jd-write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            write_all(descriptor, b"{}\n" * 1024)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        return f"cannot write payload logs into {directory}: {error.strerror or error}"
+    return None
+
+
 def format_problem(log_format: str) -> str | None:
     """Why payloads cannot be logged as ``log_format`` here (None: they can); also checked before serving."""
     if log_format not in FORMATS:
@@ -103,10 +135,9 @@ class PayloadLog:
         problem = format_problem(log_format)
         if problem:
             raise SystemExit(f"jupyter-deploy: {problem}")
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise SystemExit(f"jupyter-deploy: cannot create the payload directory {directory}: {error}") from None
+        problem = writable_problem(directory)
+        if problem:
+            raise SystemExit(f"jupyter-deploy: {problem}")
         self.directory = directory
         self.identity = {"deployment": deployment, "version": version, "content_hash": content_hash}
         self.writer: _Writer = (_JsonLines if log_format == "jsonl" else _Parquet)(
@@ -115,8 +146,14 @@ class PayloadLog:
         self.queue_size = queue_size
         self.pending: deque[tuple[Any, ...]] = deque()
         self.dropped = 0
+        """requests not logged, for any reason (``dropped_by`` counts them by reason)"""
+        self.dropped_by = dict.fromkeys(DROP_REASONS, 0)
         self.written = 0
-        self._reported_drops = 0
+        """requests whose records are in a file"""
+        self._queue_full = 0  # only ever incremented, on the request path
+        self._queue_full_seen = 0  # what the writer thread has counted of it
+        self._warned: float | None = None  # when a failed write was last said in the log
+        self._dropped_series = _dropped_series(deployment)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="jd-payload-log", daemon=True)
         self._thread.start()
@@ -125,7 +162,7 @@ class PayloadLog:
     def record(self, payload: Any, headers: Any, inputs: Any, outputs: Any) -> None:
         """On the request path: queue the request, or count it as dropped when the queue is full."""
         if len(self.pending) >= self.queue_size:
-            self.dropped += 1
+            self._queue_full += 1
             return
         self.pending.append((time.time(), payload, headers, inputs, outputs))
 
@@ -140,7 +177,10 @@ class PayloadLog:
         while not self._stop.wait(FLUSH_SECONDS):
             self._drain()
         self._drain()
-        self.writer.close()
+        try:
+            self.written += self.writer.close()
+        except Exception as error:
+            self._write_failed(error)
 
     def _drain(self) -> None:
         records = []
@@ -150,17 +190,42 @@ class PayloadLog:
                 records.append(self._record(*item))
             except Exception:  # a value the log cannot tabulate must never stop the writer
                 logger.exception("payload log: a request could not be logged")
+                self._drop("unloggable", 1)
+        queue_full = self._queue_full - self._queue_full_seen
+        self._queue_full_seen += queue_full
+        if queue_full:
+            if not self.dropped_by["queue_full"]:
+                logger.warning("payload log: the queue is full: requests are not logged (counted in %s)", METRIC)
+            self._drop("queue_full", queue_full)
         try:
-            self.writer.write(records)
-        except Exception:
-            logger.exception("payload log: writing to %s failed", self.directory)
-        self.written += len(records)
-        if self.dropped > self._reported_drops:
-            _count_drops(self.identity["deployment"], self.dropped - self._reported_drops)
+            written = self.writer.write(records)
+        except Exception as error:
+            self._write_failed(error, len(records))
+            return
+        self.written += written
+
+    def _write_failed(self, error: Exception, records: int = 0) -> None:
+        """Count what ``error`` lost (``Lost`` says how many requests; anything else, this round's records)."""
+        lost = error.lost if isinstance(error, Lost) else records
+        cause = error.__cause__ if isinstance(error, Lost) and error.__cause__ else error
+        self._drop("write_failed", lost)
+        now = time.monotonic()
+        if self._warned is None or now - self._warned >= WARN_EVERY_S:  # a full disk must not flood the log
+            self._warned = now
             logger.warning(
-                "payload log: queue full, %d requests not logged so far", self.dropped
+                "payload log: writing to %s failed (%s): %d requests not logged so far, counted in %s "
+                "(said at most every %d s)", self.directory, cause, self.dropped_by["write_failed"], METRIC,
+                WARN_EVERY_S,
             )  # fmt: skip
-            self._reported_drops = self.dropped
+
+    def _drop(self, reason: str, count: int) -> None:
+        if count <= 0:
+            return
+        self.dropped += count
+        self.dropped_by[reason] += count
+        if self._dropped_series:
+            with contextlib.suppress(Exception):  # metrics are never a reason to stop logging
+                self._dropped_series[reason].inc(count)
 
     def _record(self, stamp: float, payload: Any, headers: Any, inputs: Any, outputs: Any) -> dict[str, Any]:
         inputs_table = table(inputs)
@@ -184,130 +249,17 @@ def _request_id(payload: Any, headers: Any) -> str:
     return str(found) if found else uuid.uuid4().hex
 
 
-def _count_drops(deployment: str, count: int) -> None:
+def _dropped_series(deployment: str) -> dict[str, Any]:
+    """The dropped-requests counter's series for ``deployment``, one per reason, at 0 from the start (an
+    alert on them needs them to exist); empty when prometheus_client is not there."""
     try:
         from prometheus_client import REGISTRY, Counter
-
-        counter: Any = REGISTRY._names_to_collectors.get("jupyter_deploy_payloads_dropped")
-        if counter is None:
-            counter = Counter(
-                "jupyter_deploy_payloads_dropped", "Requests not logged because the payload queue was full",
-                ["model_name"],
-            )  # fmt: skip
-        counter.labels(model_name=deployment).inc(count)
-    except Exception:  # metrics are a convenience here
-        pass
-
-
-class _Writer:
-    """One open file at a time, rotated by size and age."""
-
-    suffix = ""
-
-    def __init__(self, directory: Path, prefix: str, rotate_bytes: int, rotate_seconds: float) -> None:
-        self.directory, self.prefix = directory, prefix
-        self.rotate_bytes, self.rotate_seconds = rotate_bytes, rotate_seconds
-        self.sequence = 0
-        self.path: Path | None = None
-        self.opened = 0.0
-        self.size = 0
-
-    def _next_path(self) -> Path:
-        self.sequence += 1
-        started = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        return self.directory / f"{self.prefix}-{started}-{os.getpid()}-{self.sequence}{self.suffix}"
-
-    def _due(self) -> bool:
-        return self.path is not None and (
-            self.size >= self.rotate_bytes or time.monotonic() - self.opened >= self.rotate_seconds
-        )
-
-    def write(self, records: list[dict[str, Any]]) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-
-class _JsonLines(_Writer):
-    suffix = ".jsonl"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.stream: Any = None
-
-    def write(self, records: list[dict[str, Any]]) -> None:
-        if self._due():
-            self.close()
-        if not records:
-            return
-        if self.stream is None:
-            self.path = self._next_path()
-            self.stream = self.path.open("a", encoding="utf-8")
-            self.opened, self.size = time.monotonic(), 0
-        text = "".join(json.dumps(record, separators=(",", ":"), default=str) + "\n" for record in records)
-        self.stream.write(text)
-        self.stream.flush()
-        self.size += len(text)
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-        self.stream, self.path = None, None
-
-
-class _Parquet(_Writer):
-    suffix = ".parquet"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.writer: Any = None
-        self.buffer: list[dict[str, Any]] = []
-        self.flushed = time.monotonic()
-
-    def write(self, records: list[dict[str, Any]]) -> None:
-        for record in records:
-            self.buffer.extend(_flat_rows(record))
-        if len(self.buffer) >= PARQUET_ROW_GROUP or (self.buffer and time.monotonic() - self.flushed > 10):
-            self._write_group()
-        if self._due():
-            self.close()
-
-    def _write_group(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        rows, self.buffer, self.flushed = self.buffer, [], time.monotonic()
-        if not rows:
-            return
-        group = pa.Table.from_pylist(rows)
-        if self.writer is not None and not group.schema.equals(self.writer.schema):
-            self.close()  # the columns changed (another kind of request): a new file
-        if self.writer is None:
-            self.path = self._next_path()
-            self.writer = pq.ParquetWriter(str(self.path) + ".part", group.schema)
-            self.opened, self.size = time.monotonic(), 0
-        self.writer.write_table(group)
-        self.size += group.nbytes
-
-    def close(self) -> None:
-        if self.buffer:
-            self._write_group()
-        if self.writer is not None and self.path is not None:
-            self.writer.close()
-            os.replace(str(self.path) + ".part", self.path)
-        self.writer, self.path = None, None
-
-
-def _flat_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    head = {key: record[key] for key in ("timestamp", "deployment", "version", "content_hash", "request_id")}
-    head["protocol"] = record["protocol"]
-    outputs = record["outputs"]
-    rows = []
-    for index, values in enumerate(record["inputs"]):
-        row = {**head, "row": index}
-        row.update(zip((f"input.{name}" for name in record["input_columns"]), values, strict=False))
-        if index < len(outputs):
-            row.update(zip((f"output.{name}" for name in record["output_columns"]), outputs[index], strict=False))
-        rows.append(row)
-    return rows
+    except ImportError:
+        return {}
+    counter: Any = REGISTRY._names_to_collectors.get(METRIC)
+    if counter is None:
+        counter = Counter(
+            METRIC.removesuffix("_total"), "Requests that were answered but not written to the payload log",
+            ["model_name", "reason"],
+        )  # fmt: skip
+    return {reason: counter.labels(model_name=deployment, reason=reason) for reason in DROP_REASONS}

@@ -154,6 +154,12 @@ def start_server(
         for key, value in resolve_options(root, info.name, recorded=info.options, cli=cli).items()
         if key in cli
     }
+    if payload_log and payload_log.get("log_payloads"):  # a directory no file can be written into: one line now
+        from ..runtime.payload_log import writable_problem
+
+        problem = writable_problem(Path(payload_log["log_payloads"]))
+        if problem:
+            raise ServeError(problem)
     picked = not port  # --port 0: ours to pick, and to pick again if another process takes it first
     for attempt in range(1, PORT_ATTEMPTS + 1):
         server = None

@@ -13,7 +13,7 @@ import pytest
 
 from jupyter_deploy.exceptions import MonitorError
 from jupyter_deploy.monitor.payloads import read_payloads
-from jupyter_deploy.runtime import payload_log
+from jupyter_deploy.runtime import payload_files
 from jupyter_deploy.runtime.payload_log import PayloadLog
 
 
@@ -61,7 +61,7 @@ def test_jsonl_rotates_by_size_and_reads_back_whole(tmp_path: Path) -> None:
 
 
 def test_parquet_is_renamed_into_place_when_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payload_log, "PARQUET_ROW_GROUP", 5)
+    monkeypatch.setattr(payload_files, "PARQUET_ROW_GROUP", 5)
     rows = np.arange(30, dtype=np.float64).reshape(10, 3)
     log = PayloadLog(tmp_path, "scale", "v2", log_format="parquet")
     log_rows(log, rows)
@@ -93,3 +93,69 @@ def test_records_of_another_deployment_are_refused(tmp_path: Path) -> None:
     log.close()
     with pytest.raises(MonitorError, match="holds payloads of deployment 'other', not 'scale'"):
         read_payloads(tmp_path, "scale")
+
+
+def dropped_metric(deployment: str, reason: str) -> float | None:
+    """What ``/metrics`` would show: the process's Prometheus registry, read through prometheus_client."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(
+        "jupyter_deploy_payloads_dropped_total", {"model_name": deployment, "reason": reason}
+    )
+
+
+@pytest.mark.parametrize("kind", ["/proc/1", "under a file", "a file"])
+def test_a_directory_that_cannot_be_written_is_refused_at_start(tmp_path: Path, kind: str) -> None:
+    """Root may write anywhere its permissions say, so the start-up check writes for real: /proc/1 (exists,
+    takes no files), a path under a regular file, a regular file."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    directory = {"/proc/1": Path("/proc/1"), "under a file": a_file / "logs", "a file": a_file}[kind]
+    with pytest.raises(SystemExit) as refused:
+        PayloadLog(directory, "scale", "v1")
+    message = str(refused.value)
+    assert message.startswith(f"jupyter-deploy: cannot write payload logs into {directory}: ")
+    assert "\n" not in message
+
+
+def test_the_start_up_probe_leaves_nothing_behind(tmp_path: Path) -> None:
+    log = PayloadLog(tmp_path / "new" / "logs", "scale", "v1")
+    log.close()
+    assert list((tmp_path / "new" / "logs").iterdir()) == []
+
+
+def test_failed_writes_are_counted_warned_once_and_leave_whole_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The directory is removed while the server writes and a file takes its name (a real failing file system
+    call: every open under it fails with ENOTDIR): the requests of those rounds are counted, by reason, in the
+    dropped-requests metric, the log says it once, and logging resumes when the directory is back."""
+    directory = tmp_path / "payloads"
+    log = PayloadLog(directory, "failing", "v1")
+    rows = np.arange(60, dtype=np.float64).reshape(20, 3)
+    log_rows(log, rows[:5])
+    wait_drained(log)
+    (kept,) = directory.glob("*.jsonl")
+    saved = kept.read_bytes()
+    for path in directory.iterdir():
+        path.unlink()
+    directory.rmdir()
+    directory.write_text("not a directory any more")
+    with caplog.at_level("WARNING", logger="jupyter_deploy.payload_log"):
+        for start in range(5, 15, 2):  # several writer rounds, each failing
+            log_rows(log, rows[start : start + 2])
+            wait_drained(log)
+        assert log.dropped_by["write_failed"] == 10 and log.written == 5
+        assert dropped_metric("failing", "write_failed") == 10
+        assert dropped_metric("failing", "queue_full") == 0  # the series exist from the start
+        failures = [record for record in caplog.records if "failed" in record.getMessage()]
+        assert len(failures) == 1, [record.getMessage() for record in caplog.records]
+        assert str(directory) in failures[0].getMessage()
+        directory.unlink()
+        directory.mkdir()
+        log_rows(log, rows[15:])
+        log.close()
+    assert log.written == 10 and log.written + log.dropped == 20
+    lines = b"".join(path.read_bytes() for path in directory.glob("*.jsonl")).splitlines()
+    assert [json.loads(line)["inputs"] for line in lines] == [[row] for row in rows[15:].tolist()]
+    assert saved.count(b"\n") == 5
