@@ -56,7 +56,11 @@ def register(subparsers: Any) -> None:
     _add_run_options(schedule, timeout_help="per-cell timeout of the retrain command")
     schedule.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the training pod")
     schedule.add_argument("--gpu-type", help="GPU product node label (nvidia.com/gpu.product)")
-    schedule.add_argument("--image", help="training image (default: deploy.yaml's, else NAME-train:latest)")
+    schedule.add_argument(
+        "--image",
+        help="training image (default NAME-train:latest, built from deploy/NAME/train/Dockerfile; not deploy.yaml's "
+        "image, which is the predictor's)",
+    )
     schedule.add_argument("--cpu", default="2", help="CPU request (default: 2)")
     schedule.add_argument("--memory", default="8Gi", help="memory request (default: 8Gi)")
     schedule.add_argument("--namespace", help="namespace (default: deploy.yaml's, else default)")
