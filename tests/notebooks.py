@@ -73,3 +73,34 @@ def expected(project: Path) -> Any:
 
 def version(project: Path) -> Path:
     return project / "deployments" / "m" / "v1"
+
+
+def simulated_device_cell(device: str) -> str:
+    """A cell run first in the kernel: torch reports ``device`` (``cuda`` or ``mps``) available, as on the machine a
+    notebook was trained on, while tensors and modules sent there (``.to(...)``) stay on this CPU (no GPU here), so
+    the notebook's own code runs unchanged and computes its answers on the CPU."""
+    check = {"cuda": "torch.cuda.is_available", "mps": "torch.backends.mps.is_available"}[device]
+    return f"""# test harness (not part of the notebook): the kernel reports {device!r} available
+import torch as _corpus_torch
+
+_corpus_torch.{check.removeprefix("torch.")} = lambda: True
+
+
+def _corpus_here(value):
+    kind = value.type if isinstance(value, _corpus_torch.device) else value
+    return "cpu" if isinstance(kind, str) and kind.split(":")[0] == {device!r} else value
+
+
+def _corpus_moving(method):
+    def to(self, *args, **kwargs):
+        args = tuple(_corpus_here(arg) for arg in args)
+        if "device" in kwargs:
+            kwargs["device"] = _corpus_here(kwargs["device"])
+        return method(self, *args, **kwargs)
+
+    return to
+
+
+_corpus_torch.Tensor.to = _corpus_moving(_corpus_torch.Tensor.to)
+_corpus_torch.nn.Module.to = _corpus_moving(_corpus_torch.nn.Module.to)
+"""

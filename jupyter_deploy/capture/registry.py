@@ -1,6 +1,7 @@
 """Which capture module saves a live object, by its type. The first module that accepts it wins.
 
-Order matters where types overlap: a transformers model is also a torch module, and XGBoost's and
+A device the notebook chose (``torch_device``) is recognised first, by its value and the statement that computed
+it. Order matters where types overlap: a transformers model is also a torch module, and XGBoost's and
 LightGBM's scikit-learn wrappers are also scikit-learn estimators, so the more specific kinds come first.
 """
 
@@ -30,6 +31,10 @@ def supported_kinds() -> str:
 def capture(name: str, value: Any, context: CaptureContext) -> Saved:
     """Save ``value`` under ``context.directory``; raises ``CaptureError`` with what to do instead."""
     context.directory.mkdir(parents=True, exist_ok=True)
+    from . import torch_device
+
+    if torch_device.accepts(name, value, context):  # by its name and statement too: a device string is a str
+        return torch_device.save(name, value, context)
     for kind in KINDS:
         module = importlib.import_module(f".{kind}", __package__)
         if module.accepts(value):

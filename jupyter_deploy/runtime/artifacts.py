@@ -17,6 +17,7 @@ LOADERS: tuple[tuple[str, str], ...] = (
     (".xgb.ubj", "xgboost:load"),
     (".lgb.txt", "lightgbm:load"),
     (".frame.json", "dataframe:load"),
+    (".device.json", "device:load"),
     (".pt2", "torch_module:load"),
     (".safetensors", "arrays:load_tensor"),
     (".npy", "arrays:load_npy"),

@@ -123,6 +123,10 @@ class NotebookModel(kserve.Model):
         self.device = pick_device(type(self).uses_torch)
         self.load_state(self.device)
         self._move_modules_to_device()
+        if self.device is not None:  # a device the notebook fixed in a literal: one line when it is not here
+            from .loaders.device import check_notebook_devices
+
+            check_notebook_devices(vars(sys.modules[type(self).__module__]))
         if self.spec is None:
             self.spec = codec.spec_of(self.load_example_input())
         from concurrent.futures import ThreadPoolExecutor

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from notebooks import simulated_device_cell
+
 CORPUS = Path(__file__).resolve().parent
 NOTEBOOKS = CORPUS / "notebooks"
 BIN = Path(sys.executable).parent
@@ -156,37 +158,6 @@ for _corpus_payload in [example_input, *check_inputs]:
     _corpus_cases.append({{"request": _corpus_request, "answer": _corpus_describe(_corpus_answer(_corpus_payload))}})
 with open(_corpus_os.environ[{ANSWERS_VARIABLE!r}], "w", encoding="utf-8") as _corpus_file:
     _corpus_json.dump({{"cases": _corpus_cases}}, _corpus_file)
-"""
-
-
-def simulated_device_cell(device: str) -> str:
-    """Harness code run first in the kernel: torch reports ``device`` (``cuda`` or ``mps``) available, as on the
-    machine a notebook was trained on, while tensors and modules sent there stay on this CPU (no GPU here), so the
-    notebook's own code runs unchanged and computes its answers on the CPU."""
-    check = {"cuda": "torch.cuda.is_available", "mps": "torch.backends.mps.is_available"}[device]
-    return f"""# jupyter-deploy corpus harness (not part of the notebook): the kernel reports {device!r} available
-import torch as _corpus_torch
-
-_corpus_torch.{check.removeprefix("torch.")} = lambda: True
-
-
-def _corpus_here(value):
-    kind = value.type if isinstance(value, _corpus_torch.device) else value
-    return "cpu" if isinstance(kind, str) and kind.split(":")[0] == {device!r} else value
-
-
-def _corpus_moving(method):
-    def to(self, *args, **kwargs):
-        args = tuple(_corpus_here(arg) for arg in args)
-        if "device" in kwargs:
-            kwargs["device"] = _corpus_here(kwargs["device"])
-        return method(self, *args, **kwargs)
-
-    return to
-
-
-_corpus_torch.Tensor.to = _corpus_moving(_corpus_torch.Tensor.to)
-_corpus_torch.nn.Module.to = _corpus_moving(_corpus_torch.nn.Module.to)
 """
 
 
