@@ -100,6 +100,17 @@ class ServeError(JupyterDeployError):
     status = 409
 
 
+class VersionIntegrityError(JupyterDeployError):
+    """A version's files differ from what export recorded in its ``version.json`` (``file``: the first one that
+    does, None when it cannot be named). HTTP 409."""
+
+    status = 409
+
+    def __init__(self, message: str, file: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+
+
 class ClusterError(JupyterDeployError):
     """No kubeconfig, or the Kubernetes API server is unreachable or refuses. HTTP 503."""
 

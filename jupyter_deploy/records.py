@@ -92,6 +92,13 @@ class Parity(BaseModel):
     seconds: float | None = None
 
 
+class FileChecksum(BaseModel):
+    """One file of a version as export wrote it (``runtime.verify`` checks the version against these)."""
+
+    size: int
+    sha256: str
+
+
 class VersionInfo(BaseModel):
     """``deployments/NAME/vN/version.json``: what a version is and where it came from."""
 
@@ -110,6 +117,11 @@ class VersionInfo(BaseModel):
     mlflow_run_id: str | None = None
     parity: Parity | None = None
     files: list[str] = Field(default_factory=list)
+    checksums: dict[str, FileChecksum] | None = Field(
+        default=None,
+        description="relative path -> size and sha256 of every file but version.json (None: exported before "
+        "per-file records; such a version is verified against content_hash)",
+    )
 
 
 class ExportResult(BaseModel):

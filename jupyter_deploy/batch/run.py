@@ -54,12 +54,13 @@ def sidecar_dir(output: Path) -> Path:
 
 def predict_file(request: BatchRequest) -> dict[str, Any]:
     """Run the whole input through the version and write the output; returns a summary (``--json``)."""
-    from ..versions.store import resolve
+    from ..versions.store import check_intact, resolve
 
     started = time.perf_counter()
     if request.batch_size < 1:
         raise BatchError(f"--batch-size {request.batch_size}: give a positive number of rows")
     info, version_dir = resolve(request.root, request.spec)
+    check_intact(version_dir)  # before anything of the version is imported or read (a run's cost: one read)
     input_path, output_path = Path(request.input), Path(request.output)
     input_format, output_format = check_paths(input_path, output_path, request.overwrite)
     _require_tables()

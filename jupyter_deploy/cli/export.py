@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .common import add_json, add_root, emit
@@ -44,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     versions = _deployment_command(
         subparsers, "versions", "list a deployment's versions", "List the versions of deployment NAME."
+    )
+    versions.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every version's files against the sizes and sha256 recorded at export (exit 1 if one differs)",
     )
     versions.set_defaults(handler=run_versions)
     add_json(versions)
@@ -113,8 +119,17 @@ def run_versions(args: argparse.Namespace) -> int:
         "current": current,
         "versions": [info.model_dump(mode="json") for info in infos],
     }
-    emit(args, data, store.format_versions(infos, current))
-    return 0
+    if not args.verify:
+        emit(args, data, store.format_versions(infos, current))
+        return 0
+    data["verified"] = checked = store.verify_versions(args.root, args.name)
+    bad = [result["message"] for result in checked if not result["ok"]]
+    intact = [f"{args.name} {result['version']}: verified" for result in checked if result["ok"]]
+    if args.json or intact:
+        emit(args, data, "\n".join(intact))
+    for message in bad:  # one line per version that fails, as every error is printed
+        print(f"jupyter-deploy: error: {message}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def run_diff(args: argparse.Namespace) -> int:

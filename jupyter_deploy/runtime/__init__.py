@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
 _LAZY = {"NotebookModel": ".model", "serve_main": ".server", "load_artifact": ".artifacts"}
 
+# run as ``python predictor.py``: the version's files are hashed from now on, in a thread, while the predictor
+# imports torch and kserve; ``serve_main`` waits for the result before ``load()`` reads any artifact. (Only
+# then is ``verify`` imported here: ``python -m _jd_runtime.verify`` must find it not yet imported.)
+if os.path.basename(getattr(sys.modules.get("__main__"), "__file__", None) or "") == "predictor.py":
+    from .verify import start_if_main
+
+    start_if_main(Path(__file__).resolve().parent.parent)
+
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:

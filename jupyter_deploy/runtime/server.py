@@ -21,9 +21,11 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from .listen import DEFAULT_HOST, PORT_IN_USE_EXIT, add_serving_arguments, busy_port_message, port_in_use
+from .verify import check_before_load
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -87,6 +89,7 @@ def serve_main(model_class: type, argv: list[str] | None = None) -> None:
         "payload_log": payload_log_settings(args),
     }
     check_port_free(args.host, args.http_port)
+    check_before_load(version_dir(model_class))  # exits with one line when the version's files were changed
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         if args.workers > 1:
@@ -117,6 +120,11 @@ def _add_docs_route(app: Any) -> None:
 
     app.docs_url = "/docs"
     app.add_route(app.docs_url, docs, include_in_schema=False)
+
+
+def version_dir(model_class: type) -> Path:
+    """The directory of the ``predictor.py`` that defines ``model_class``."""
+    return Path(sys.modules[model_class.__module__].__file__ or "predictor.py").resolve().parent
 
 
 def serve_model(

@@ -28,6 +28,7 @@ from typing import IO, Any
 from ..exceptions import NotFoundError, ServeError
 from ..runtime.listen import DEFAULT_HOST, PORT_IN_USE_EXIT, busy_port_message, free_port, port_in_use
 from ..runtime.loaders.refusal import FAILURE_FILE
+from ..runtime.verify import FAILED_EXIT as VERIFY_FAILED_EXIT
 
 EXAMPLE_INLINE_LIMIT = 2000
 FAILURE_NAME = "refused.txt"
@@ -46,6 +47,7 @@ class LocalServer:
     example: str | None = None
     """the v1 request body built from example_input (JSON text), when the predictor has one"""
     workdir: Path | None = None
+    version_dir: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -144,9 +146,12 @@ def start_server(
     """Start ``NAME[@vN]`` and wait until it is ready; ``output`` gets the server's log (default: a file).
     ``payload_log``: ``monitor.payloads.log_options`` (``--log-payloads DIR`` and its format and rotation)."""
     from ..project import resolve_options
-    from ..versions.store import resolve
+    from ..versions.store import check_intact, resolve
 
     info, version_dir = resolve(root, spec)
+    # what Python imports (predictor.py, _jd_runtime/) hashed with this tool's own code, every size compared:
+    # the artifacts' hashes are the predictor's own check, overlapping its imports, before load() reads them
+    check_intact(version_dir, artifacts=False)
     version_dir = version_dir.resolve()
     cli = {"workers": workers, "max_batch_size": max_batch_size, "max_latency_ms": max_latency_ms}
     options = {
@@ -214,7 +219,7 @@ def _launch(
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # a kernel interrupt or the terminal's Ctrl-C reaches us, not the server
     )
-    return LocalServer(info.name, info.version, host, port, process, options, log, None, workdir)
+    return LocalServer(info.name, info.version, host, port, process, options, log, None, workdir, version_dir)
 
 
 def payload_log_arguments(payload_log: dict[str, Any] | None) -> list[str]:
@@ -230,6 +235,10 @@ def wait_ready(server: LocalServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
+            if server.process.returncode == VERIFY_FAILED_EXIT and server.version_dir is not None:
+                from ..versions.store import check_intact
+
+                check_intact(server.version_dir)  # the predictor found a changed file: this says which, in one line
             refusal = _refusal(server)
             if refusal:
                 raise ServeError(f"{server.name} {server.version} cannot start: {refusal}")

@@ -18,7 +18,7 @@ from ..exceptions import CaptureError, ClosureError, ParityError
 from ..notebook.annotations import find_deployments, select_deployment, suggest_name
 from ..notebook.closure import Closure, build_closure
 from ..notebook.read import Cell, NotebookSource, read_notebook
-from ..records import Deployment, ExportResult, Parity, TensorSpec, VersionInfo
+from ..records import Deployment, ExportResult, FileChecksum, Parity, TensorSpec, VersionInfo
 from . import store
 
 # names that live cells bind in every IPython kernel and never belong in a predictor
@@ -181,6 +181,7 @@ def _write(
 ) -> ExportResult:
     from ..capture import CaptureContext, capture
     from ..capture.shipped import ship_files, shipped_paths
+    from ..runtime import verify
     from ..runtime.spec import spec_of
     from .batchcheck import check_batching
     from .predictor import deployment_options, render_predictor, write_runtime
@@ -240,10 +241,12 @@ def _write(
         (stage / "requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
         files = {variable: item.filename for variable, item in saved.items()}
 
-        digest = store.content_hash(stage)
+        records = verify.record_files(stage)
+        digest = verify.content_hash(records)
         existing = store.find_by_hash(root, name, digest)
         if existing is not None:
             path = store.version_path(root, name, existing.version)
+            store.check_intact(path)  # "unchanged, same as v1" only if v1 on disk still is what was exported
             result = ExportResult(info=existing, path=str(path), created=False)
             _promote(request, result)
             return result
@@ -268,6 +271,7 @@ def _write(
             requirements=pins,
             mlflow_run_id=request.mlflow_run_id,
             parity=parity,
+            checksums={relative: FileChecksum(**entry) for relative, entry in records.items()},
         )
         path = store.commit(root, name, stage, info)
         changed = store.changed_files(store.version_path(root, name, parent), path) if parent else []

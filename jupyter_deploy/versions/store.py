@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import os
 import re
 import secrets
@@ -18,15 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from ..exceptions import NotFoundError
+from ..exceptions import NotFoundError, VersionIntegrityError
 from ..files import write_atomic
 from ..records import ExportResult, VersionInfo
+from ..runtime import verify
 
 # ASCII digits only (``\d`` takes any script's), and few enough that ``vN`` stays a short file name
 VERSION_PATTERN = re.compile(r"v[0-9]{1,9}", re.ASCII)
 NOT_A_VERSION = "{!r} is not a version: versions look like v1, v2, ..."
-HASHED_EXCLUDE = {"version.json"}
 STAGING_PREFIX = ".staging-"
 LOCK_FILE = ".lock"
 
@@ -125,15 +125,35 @@ def resolve(root: str | Path, spec: str) -> tuple[VersionInfo, Path]:
 
 
 def content_hash(directory: Path) -> str:
-    """sha256 over the relative paths and bytes of every file but ``version.json``."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory).as_posix()
-        if relative in HASHED_EXCLUDE:
-            continue
-        digest.update(relative.encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    """sha256 over the relative paths and sha256s of every file but ``version.json`` (``runtime.verify``)."""
+    return verify.content_hash(verify.record_files(directory))
+
+
+def check_intact(version_dir: Path, artifacts: bool = True) -> None:
+    """Raise ``VersionIntegrityError`` (one line naming the file) when ``version_dir`` differs from what export
+    recorded. ``artifacts=False``: their sizes only, when the version's own predictor hashes them before
+    ``load()`` (see ``runtime.verify.verify``)."""
+    problem = verify.verify(version_dir, artifacts)
+    if problem is not None:
+        raise VersionIntegrityError(verify.refusal(version_dir, problem), problem.file)
+
+
+def verify_versions(root: str | Path, name: str) -> list[dict[str, Any]]:
+    """``versions NAME --verify``: every version checked whole, oldest first; per version ``{"version", "ok",
+    "file", "message"}`` (the file that differs, and the one line that says so)."""
+    results = []
+    for info in list_versions(root, name):
+        directory = deployment_dir(root, name) / info.version
+        problem = verify.verify(directory)
+        results.append(
+            {
+                "version": info.version,
+                "ok": problem is None,
+                "file": problem.file if problem else None,
+                "message": verify.refusal(directory, problem) if problem else None,
+            }
+        )
+    return results
 
 
 @contextmanager
@@ -208,21 +228,27 @@ def find_by_hash(root: str | Path, name: str, digest: str) -> VersionInfo | None
 def commit(root: str | Path, name: str, stage: Path, info: VersionInfo) -> Path:
     """Write ``version.json`` into the staged directory and rename it to the next free ``vN``.
 
-    ``info.version`` is set here: the rename is the moment a number is taken, so two exports racing for
-    the same number cannot both win (the loser retries with the next number).
+    ``info.checksums`` are the records the content hash was computed from, before the parity and batching
+    checks ran the predictor in ``stage``: a predictor that wrote a file beside itself meanwhile is refused
+    here (the version would fail verification from its first start). ``info.version`` is set here: the rename
+    is the moment a number is taken, so two exports racing for the same number cannot both win (the loser
+    retries with the next number).
     """
     directory = deployment_dir(root, name)
+    records = info.checksums or {}
+    info.files = [*sorted(records), "version.json"]
     for _ in range(100):
         versions = list_versions(root, name)
         number = version_number(versions[-1].version) + 1 if versions else 1
         info.version = f"v{number}"
-        info.files = [
-            *sorted(
-                p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file() and p.name != "version.json"
-            ),
-            "version.json",
-        ]
         (stage / "version.json").write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        problem = verify.verify(stage, artifacts=False)
+        if problem is not None:
+            raise VersionIntegrityError(
+                f"{name}: running the predictor during export changed the version ({problem.file} "
+                f"{problem.reason}): write such files elsewhere (under tempfile.gettempdir())",
+                problem.file,
+            )
         target = directory / info.version
         try:
             os.rename(stage, target)
@@ -282,7 +308,7 @@ def changed_files(old_dir: Path, new_dir: Path) -> list[str]:
     }
     return sorted(
         relative
-        for relative in names - HASHED_EXCLUDE
+        for relative in names - verify.UNHASHED
         if not (old_dir / relative).is_file()
         or not (new_dir / relative).is_file()
         or (old_dir / relative).read_bytes() != (new_dir / relative).read_bytes()
