@@ -219,7 +219,9 @@ def _write(
 
         write_reference_profile(context.directory, deployment, example, request.namespace, request.reference)
         closure = _with_needs(request, deployment, closure, saved)
-        shipped = ship_files(shipped_paths(deployment), _notebook_dir(request), context.directory)
+        shipped = ship_files(
+            shipped_paths(deployment), _notebook_dir(request), context.directory, store.deployments_dir(root)
+        )
         # what serving imports: the notebook code's imports and what loading each captured object needs
         statements = closure.definitions + closure.load + closure.example
         modules = imported_modules([statement.text for statement in statements])
