@@ -36,17 +36,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from ..monitor.payloads import log_options
     from ..runtime.listen import serving_arguments
+    from ..serving.lifetime import stop_on_sigterm
     from ..serving.local import serve_foreground, start_server
 
     payload_log = log_options(
         args.log_payloads, args.log_format, args.log_rotate_mb, args.log_rotate_seconds, args.log_queue_size
     )
-    server = start_server(
-        args.root,
-        args.spec,
-        **serving_arguments(args),
-        output=sys.stderr.fileno(),
-        timeout=args.timeout,
-        payload_log=payload_log,
-    )
-    return serve_foreground(server, as_json=args.json)
+    with stop_on_sigterm():  # from before the predictor starts: SIGTERM at any moment stops it too
+        server = start_server(
+            args.root,
+            args.spec,
+            **serving_arguments(args),
+            output=sys.stderr.fileno(),
+            timeout=args.timeout,
+            payload_log=payload_log,
+        )
+        return serve_foreground(server, as_json=args.json)

@@ -4,7 +4,7 @@
 waits until ``/v2/models/NAME/ready`` answers, and returns a ``LocalServer`` holding the URLs and a
 ready-to-paste example request built from ``example_input``. ``serve_foreground`` is the CLI's loop
 (Ctrl-C / SIGTERM stop the server); a ``ServerRegistry`` keeps the servers a kernel (``REGISTRY``) or the
-side panel started in the background.
+side panel started in the background. A server dies with what started it (``serving.lifetime``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..exceptions import NotFoundError, ServeError
 from ..runtime.listen import DEFAULT_HOST, PORT_IN_USE_EXIT, busy_port_message, free_port, port_in_use
 from ..runtime.loaders.refusal import FAILURE_FILE
 from ..runtime.verify import FAILED_EXIT as VERIFY_FAILED_EXIT
+from .lifetime import die_with_parent
 
 EXAMPLE_INLINE_LIMIT = 2000
 FAILURE_NAME = "refused.txt"
@@ -218,6 +219,7 @@ def _launch(
         stderr=subprocess.STDOUT if output is not None else None,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # a kernel interrupt or the terminal's Ctrl-C reaches us, not the server
+        preexec_fn=die_with_parent(),  # SIGTERM when we end, even by SIGKILL
     )
     return LocalServer(info.name, info.version, host, port, process, options, log, None, workdir, version_dir)
 
@@ -287,24 +289,18 @@ def banner(server: LocalServer) -> str:
 
 
 def serve_foreground(server: LocalServer, as_json: bool = False) -> int:
-    """Print where ``server`` listens, then wait until it exits or Ctrl-C / SIGTERM stops it."""
-    print(json.dumps(server.describe(), indent=2, sort_keys=True) if as_json else banner(server), flush=True)
-    if not as_json:
-        print("Press Ctrl-C to stop.", flush=True)
-
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, terminate)
+    """Print where ``server`` listens, then wait until it exits or Ctrl-C stops it (SIGTERM too, within
+    ``lifetime.stop_on_sigterm``, which the caller installs before the server starts)."""
     try:
+        print(json.dumps(server.describe(), indent=2, sort_keys=True) if as_json else banner(server), flush=True)
+        if not as_json:
+            print("Press Ctrl-C to stop.", flush=True)
         return server.process.wait() or 0
     except KeyboardInterrupt:
         server.stop()
         if not as_json:
             print(f"Stopped {server.name} {server.version}.", flush=True)
         return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- servers started in the background (by a kernel, or from the side panel) -----------------------------
