@@ -8,11 +8,15 @@ Numeric features:
 - Kolmogorov-Smirnov, two-sample, with the reference represented by its profile: its exact step CDF when the
   profile kept its distinct values, else its 101 percentiles with the CDF linear between them (so D is
   accurate to about one percentile). D is the largest gap between the two CDFs over the logged values and
-  the reference's percentiles; the p-value is the asymptotic Kolmogorov distribution at
-  ``D * sqrt(n * m / (n + m))`` (n logged rows, m reference rows).
+  the reference's percentiles, taken from the logs' CDF sketch (``summary.CdfSketch``: exact where the
+  reference CDF is flat, within 0.0006 between percentiles); the p-value is the asymptotic Kolmogorov
+  distribution at ``D * sqrt(n * m / (n + m))`` (n logged rows, m reference rows).
 Categorical features: PSI and Pearson's chi-square over the reference's most frequent values plus one bucket
 for everything else (values the reference never had land there); expected counts are the reference's smoothed
 shares times the logged count.
+
+The logs are read once, in chunks (``payloads``), into online summaries (``summary``): memory does not grow
+with the logs.
 
 A feature counts as drifted when its PSI reaches the threshold (0.1: moderate shift, 0.2: the usual alarm,
 0.25 and above: large); p-values are reported, not used for the decision (with thousands of rows they flag
@@ -28,11 +32,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..exceptions import MonitorError
-from .profile import bin_counts, category_text
+from .logfiles import Block
+from .summary import CategoricalSummary, NumericSummary, feed, summary_for
 
 MIN_ROWS = 30
 SMOOTHING = 0.5
 OTHER = "(other)"
+SHOWN_NAMES = 64  # logged column names kept for the message that none of them is profiled
 
 
 @dataclass
@@ -55,32 +61,59 @@ class FeatureDrift:
         return asdict(self)
 
 
-def compare(section: dict[str, Any] | None, columns: dict[str, list[Any]], side: str, threshold: float) -> list[Any]:
-    """One ``FeatureDrift`` per profiled feature of ``section`` (the profile's inputs or outputs)."""
-    if not section or not columns:
+class SideSummaries:
+    """The online summaries of one side (the profile's inputs or outputs), fed the logged columns chunk by chunk."""
+
+    def __init__(self, section: dict[str, Any] | None, side: str) -> None:
+        self.side = side
+        self.features: list[dict[str, Any]] = list((section or {}).get("features") or [])
+        self.summaries = [summary_for(feature) for feature in self.features]
+        self.by_source: dict[str, list[Any]] = {}
+        for feature, summary in zip(self.features, self.summaries, strict=True):
+            self.by_source.setdefault(feature.get("derived_from") or feature["name"], []).append(summary)
+        self.found: set[str] = set()  # profiled columns seen in the logs
+        self.logged: set[str] = set()  # some of the logged columns' names, for the message when none is profiled
+
+    def add(self, blocks: list[Block]) -> None:
+        """Blocks of logged rows: a column a block lacks is missing in all its rows."""
+        for block in blocks:
+            if not block.rows:
+                continue
+            if len(self.logged) < SHOWN_NAMES:
+                self.logged.update(list(block.columns)[:SHOWN_NAMES])
+            for source, summaries in self.by_source.items():
+                column = block.columns.get(source)
+                if column is not None:
+                    self.found.add(source)
+                for summary in summaries:
+                    if column is None:
+                        summary.add_missing(block.rows)
+                    else:
+                        feed(summary, column)
+
+
+def compare(summaries: SideSummaries, threshold: float) -> list[Any]:
+    """One ``FeatureDrift`` per profiled feature of the side ``summaries`` was fed."""
+    side, features = summaries.side, summaries.features
+    if not features or not summaries.logged:
         return []
-    features = section.get("features") or []
-    wanted = {feature.get("derived_from") or feature["name"] for feature in features}
-    if features and not wanted & set(columns):
-        shown = ", ".join(sorted(columns)[:6])
+    if not summaries.found:
+        shown = ", ".join(sorted(summaries.logged)[:6])
+        wanted = sorted(summaries.by_source)
         raise MonitorError(
-            f"the logged {side} columns ({shown}) are none of the profile's ({', '.join(sorted(wanted)[:6])}): "
+            f"the logged {side} columns ({shown}) are none of the profile's ({', '.join(wanted[:6])}): "
             "these payloads come from a model with other inputs; compare them with the version that logged them "
             "(NAME@vN)"
         )
     results = []
-    for feature in features:
-        source = feature.get("derived_from") or feature["name"]
-        values = columns.get(source)
-        if values is None:
+    for feature, summary in zip(features, summaries.summaries, strict=True):
+        if (feature.get("derived_from") or feature["name"]) not in summaries.found:
             results.append(FeatureDrift(side, feature["name"], feature["kind"], "-", note="not in the payloads"))
             continue
-        if feature.get("transform") == "length":
-            values = [None if value is None else len(str(value)) for value in values]
-        if feature["kind"] == "numeric":
-            result = numeric_drift(feature, values, side)
+        if isinstance(summary, NumericSummary):
+            result = numeric_drift(summary, side)
         else:
-            result = categorical_drift(feature, values, side)
+            result = categorical_drift(summary, side)
         _judge(result, threshold)
         results.append(result)
     return results
@@ -97,51 +130,47 @@ def _judge(result: FeatureDrift, threshold: float) -> None:
         result.drifted = result.psi >= threshold
 
 
-def numeric_drift(feature: dict[str, Any], values: list[Any], side: str) -> FeatureDrift:
+def numeric_drift(summary: NumericSummary, side: str) -> FeatureDrift:
     import numpy as np
 
-    observed = np.asarray([_float(value) for value in values], dtype=np.float64)
-    finite = np.sort(observed[np.isfinite(observed)])
+    feature = summary.feature
     result = FeatureDrift(side, feature["name"], "numeric", "ks", reference_rows=int(feature.get("count", 0)))
-    result.observed_rows, result.observed_missing = int(finite.size), int(observed.size - finite.size)
+    result.observed_rows, result.observed_missing = summary.count, summary.missing
     histogram = feature.get("histogram")
-    if not histogram or finite.size == 0:
+    if not histogram or summary.count == 0 or summary.sketch is None or summary.bins is None:
         result.note = "no values to compare" if histogram else "the reference has no values"
         return result
     edges = np.asarray(histogram["edges"], dtype=np.float64)
     reference_counts = np.asarray(histogram["counts"], dtype=np.float64)
-    observed_counts = bin_counts(edges, finite).astype(np.float64)
+    observed_counts = summary.bins.astype(np.float64)
     result.psi = psi(reference_counts, observed_counts)
-    result.statistic, result.p_value = ks_against_profile(feature, finite)
+    result.statistic = summary.sketch.ks_statistic(summary.cdf)
+    result.p_value = ks_p_value(result.statistic, summary.count, int(feature.get("count", 0)))
     labels = ["below", *(f"{_short(a)}..{_short(b)}" for a, b in itertools.pairwise(edges)), "above"]
     result.chart = {
         "labels": labels,
         "reference": _shares(reference_counts),
         "observed": _shares(observed_counts),
-        "mean": [feature.get("mean"), float(finite.mean())],
+        "mean": [feature.get("mean"), summary.total / summary.count],
     }
     return result
 
 
-def categorical_drift(feature: dict[str, Any], values: list[Any], side: str) -> FeatureDrift:
+def categorical_drift(summary: CategoricalSummary, side: str) -> FeatureDrift:
     import numpy as np
 
-    present = [category_text(value) for value in values if value is not None]
+    feature = summary.feature
     frequencies: dict[str, int] = feature.get("frequencies") or {}
-    categories = list(frequencies)
-    index = {category: position for position, category in enumerate(categories)}
-    observed_counts = np.zeros(len(categories) + 1)
-    for value in present:
-        observed_counts[index.get(value, len(categories))] += 1
+    observed_counts = summary.counts.astype(np.float64)
     reference_counts = np.asarray([*frequencies.values(), feature.get("other", 0)], dtype=np.float64)
     result = FeatureDrift(side, feature["name"], "categorical", "chi2", reference_rows=int(feature.get("count", 0)))
-    result.observed_rows, result.observed_missing = len(present), len(values) - len(present)
-    if not present or reference_counts.sum() == 0:
+    result.observed_rows, result.observed_missing = summary.count, summary.missing
+    if not summary.count or reference_counts.sum() == 0:
         result.note = "no values to compare"
         return result
     keep = (reference_counts + observed_counts) > 0
     reference_counts, observed_counts = reference_counts[keep], observed_counts[keep]
-    labels = [label for label, kept in zip([*categories, OTHER], keep, strict=True) if kept]
+    labels = [label for label, kept in zip([*summary.categories, OTHER], keep, strict=True) if kept]
     result.psi = psi(reference_counts, observed_counts)
     result.statistic, result.p_value = chi_square(reference_counts, observed_counts)
     result.chart = {"labels": labels, "reference": _shares(reference_counts), "observed": _shares(observed_counts)}
@@ -170,35 +199,10 @@ def chi_square(reference_counts: Any, observed_counts: Any) -> tuple[float | Non
     return statistic, float(stats.chi2.sf(statistic, len(observed_counts) - 1))
 
 
-def ks_against_profile(feature: dict[str, Any], observed_sorted: Any) -> tuple[float, float]:
-    """(D, p-value) of the logged values against the reference's CDF as the profile keeps it."""
-    import numpy as np
-
-    reference_rows = int(feature.get("count", 0))
-    if feature.get("values") is not None:
-        points = np.asarray(feature["values"], dtype=np.float64)
-        counts = np.asarray(feature["histogram"]["counts"][1:-1], dtype=np.float64)
-        steps = np.cumsum(counts) / max(counts.sum(), 1.0)
-
-        def reference_cdf(x: Any) -> Any:
-            position = np.searchsorted(points, x, side="right") - 1
-            return np.where(position >= 0, steps[np.clip(position, 0, None)], 0.0)
-
-    else:
-        quantiles = np.asarray(feature["percentiles"], dtype=np.float64)
-        probabilities = np.linspace(0.0, 1.0, len(quantiles))
-        points, last = np.unique(quantiles[::-1], return_index=True)  # each value's highest percentile
-        tops = probabilities[::-1][last]
-
-        def reference_cdf(x: Any) -> Any:
-            return np.interp(x, points, tops, left=0.0, right=1.0)
-
-    grid = np.union1d(points, observed_sorted)
-    observed_cdf = np.searchsorted(observed_sorted, grid, side="right") / observed_sorted.size
-    statistic = float(np.max(np.abs(observed_cdf - reference_cdf(grid))))
-    n, m = observed_sorted.size, max(reference_rows, 1)
-    scaled = statistic * math.sqrt(n * m / (n + m))
-    return statistic, float(_scipy_stats().kstwobign.sf(scaled))
+def ks_p_value(statistic: float, observed_rows: int, reference_rows: int) -> float:
+    """The asymptotic Kolmogorov distribution's tail at ``D * sqrt(n * m / (n + m))``."""
+    n, m = observed_rows, max(reference_rows, 1)
+    return float(_scipy_stats().kstwobign.sf(statistic * math.sqrt(n * m / (n + m))))
 
 
 def _scipy_stats() -> Any:
@@ -207,15 +211,6 @@ def _scipy_stats() -> Any:
     except ImportError:
         raise MonitorError("monitor needs scipy for its tests: pip install 'jupyter-deploy-kserve[monitor]'") from None
     return scipy.stats
-
-
-def _float(value: Any) -> float:
-    if value is None or isinstance(value, bool):
-        return math.nan if value is None else float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _shares(counts: Any) -> list[float]:
