@@ -7,8 +7,11 @@ call the server makes) on chunks of ``--batch-size`` rows, each decoded by the v
 Resuming: predictions are checkpointed in a sidecar directory beside the output (``.OUTPUT.partial/``), one
 Parquet file per completed range of rows plus ``manifest.json`` (the input's size and SHA-256, the version's
 content hash, the batch size and columns). A killed run started again with the same arguments continues
-after its last checkpoint; a changed input, version or batch size starts over. The output is written once,
-at the end, to a temporary file renamed into place; then the sidecar goes.
+after its last checkpoint; a changed input, version or batch size starts over, and a checkpoint that cannot
+be read back is predicted again (with a note). The output is written once, at the end, to a temporary file
+renamed into place; then the sidecar goes. One run at a time holds an output (``lock.OutputLock``), taken
+before the model loads: a second run, or an output where nothing can be written, is one line before any row
+is predicted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from typing import Any
 from .. import files
 from ..exceptions import BatchError
 from .io import check_paths, fingerprint, read_input, write_atomic
+from .lock import OutputLock
 
 MANIFEST = "manifest.json"
 CHECKPOINT_SECONDS = 2.0  # how much work a kill can lose, at most (a checkpoint costs about a millisecond)
@@ -45,6 +50,7 @@ class BatchRequest:
     overwrite: bool = False
     progress: bool = True
     checkpoint_seconds: float = CHECKPOINT_SECONDS
+    notify: Callable[[str], None] | None = None  # told what a run does that its user did not ask for
 
 
 def sidecar_dir(output: Path) -> Path:
@@ -64,6 +70,22 @@ def predict_file(request: BatchRequest) -> dict[str, Any]:
     input_path, output_path = Path(request.input), Path(request.output)
     input_format, output_format = check_paths(input_path, output_path, request.overwrite)
     _require_tables()
+    with OutputLock(output_path):  # also the proof, before the model loads, that the output can be written
+        return _predict_locked(
+            request, info, version_dir, (input_path, input_format), (output_path, output_format), started
+        )
+
+
+def _predict_locked(
+    request: BatchRequest,
+    info: Any,
+    version_dir: Path,
+    source: tuple[Path, str],
+    target: tuple[Path, str],
+    started: float,
+) -> dict[str, Any]:
+    """The run, once the output is this process's (``OutputLock``)."""
+    (input_path, input_format), (output_path, output_format) = source, target
     model_class = _predictor_class(version_dir, f"{info.name} {info.version}")
     tables = _tables_module()
     spec = model_class.input_spec
@@ -83,7 +105,7 @@ def predict_file(request: BatchRequest) -> dict[str, Any]:
         "keys": keys,
         "rows": len(frame),
     }
-    checkpoints = Checkpoints(sidecar_dir(output_path), manifest, input_path, input_stat)
+    checkpoints = Checkpoints(sidecar_dir(output_path), manifest, input_path, input_stat, request.notify)
     done, started_over = checkpoints.open()
     computing = time.perf_counter()
     predictions = _Run(model, tables, frame, (features, spec)).predict_from(done, request, checkpoints)
@@ -239,14 +261,25 @@ class Checkpoints:
     """``.OUTPUT.partial/``: ``manifest.json`` and ``rows-START-END.parquet`` per completed range.
 
     The directory (and the input's SHA-256 in its manifest) is made at the first checkpoint: a run that
-    finishes sooner than ``CHECKPOINT_SECONDS`` never hashes its input nor writes anything but its output."""
+    finishes sooner than ``CHECKPOINT_SECONDS`` never hashes its input nor writes anything but its output.
+    Resumed ranges are read back when the run opens them: a damaged one (a write cut short, a disk error) is
+    dropped with the ranges after it, said in one note, and predicted again."""
 
-    def __init__(self, directory: Path, manifest: dict[str, Any], input_path: Path, input_stat: os.stat_result) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        manifest: dict[str, Any],
+        input_path: Path,
+        input_stat: os.stat_result,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.manifest = manifest
         self.input_path = input_path
         self.input_stat = input_stat
+        self.notify = notify or (lambda _message: None)
         self.chunks: list[tuple[int, int, Path]] = []
+        self.resumed: dict[Path, Any] = {}  # the frames of the ranges read back at open
 
     def _fingerprint(self) -> dict[str, Any]:
         found = fingerprint(self.input_path)
@@ -269,15 +302,17 @@ class Checkpoints:
             recorded = json.loads((self.directory / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        if any(recorded.get(key) != value for key, value in self.manifest.items()):
+        if not isinstance(recorded, dict) or any(recorded.get(key) != value for key, value in self.manifest.items()):
             return False
         self.manifest["input"] = self._fingerprint()
-        return all(
-            recorded.get("input", {}).get(key) == self.manifest["input"][key] for key in ("path", "size", "sha256")
+        found = recorded.get("input")
+        return isinstance(found, dict) and all(
+            found.get(key) == self.manifest["input"][key] for key in ("path", "size", "sha256")
         )
 
     def _contiguous(self) -> list[tuple[int, int, Path]]:
-        """The completed ranges from row 0 on, without gaps; anything else (a temporary file) is removed."""
+        """The readable completed ranges from row 0 on, without gaps; anything else (a temporary file, a damaged
+        range and those after it) is removed."""
         found = sorted(
             (int(match[1]), int(match[2]), path)
             for path in self.directory.iterdir()
@@ -285,8 +320,17 @@ class Checkpoints:
         )
         kept: list[tuple[int, int, Path]] = []
         for start, end, path in found:
-            if start == (kept[-1][1] if kept else 0) and end > start:
-                kept.append((start, end, path))
+            if start != (kept[-1][1] if kept else 0) or end <= start:
+                continue
+            frame, problem = _read_range(path, end - start)
+            if problem:
+                self.notify(
+                    f"checkpoint {path.name} in {self.directory.name}/ is damaged ({problem}): rows {start} on are "
+                    "predicted again"
+                )
+                break
+            kept.append((start, end, path))
+            self.resumed[path] = frame
         keep = {path for _, _, path in kept} | {self.directory / MANIFEST}
         for path in self.directory.iterdir():
             if path not in keep:
@@ -306,9 +350,28 @@ class Checkpoints:
         self.chunks.append((start, end, path))
 
     def load(self) -> list[Any]:
-        import pandas as pd
-
-        return [pd.read_parquet(path) for _, _, path in self.chunks]
+        frames = []
+        for start, end, path in self.chunks:
+            frame = self.resumed.get(path)
+            if frame is None:
+                frame, problem = _read_range(path, end - start)
+                if problem:
+                    raise BatchError(f"checkpoint {path} became unreadable ({problem}): run the same command again")
+            frames.append(frame)
+        return frames
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _read_range(path: Path, rows: int) -> tuple[Any, str | None]:
+    """(the predictions of a checkpointed range, None), or (None, what is wrong with the file)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # pyarrow's errors for a truncated or overwritten file are of several types
+        return None, " ".join(str(error).split())[:120] or type(error).__name__
+    if len(frame) != rows:
+        return None, f"{len(frame)} rows instead of {rows}"
+    return frame, None

@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import sys
+
     from ..batch.run import BatchRequest, predict_file
 
     request = BatchRequest(
@@ -59,6 +61,7 @@ def run_predict(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.json,
         checkpoint_seconds=args.checkpoint_every,
+        notify=lambda message: print(f"jupyter-deploy: note: {message}", file=sys.stderr),
     )
     result = predict_file(request)
     resumed = f", {result['resumed_rows']} resumed from checkpoints" if result["resumed_rows"] else ""

@@ -21,12 +21,15 @@ from notebooks import make_notebook
 DATA = Path(__file__).resolve().parents[1] / "data"
 CLI = [str(Path(sys.executable).parent / "jupyter-deploy")]
 
-# a predictor that logs the rows it sees (when SEEN_LOG is set) and takes 0.2 s a call: resuming must skip
-# what a killed run checkpointed
+# a predictor that logs the rows it sees (when SEEN_LOG is set), fails on rows from FAIL_FROM on (when set) and
+# takes 0.2 s a call: resuming must skip what a killed or failed run checkpointed
 LOGGING = (
     "import os\nimport time\n\nimport numpy as np",
     "%%deploy example --name logged\nexample_input = np.zeros((2, 3), dtype=np.float64)",
     "%%deploy predict --name logged\ndef predict(x):\n"
+    "    fail = os.environ.get('FAIL_FROM')\n"
+    "    if fail and (x[:, 0] >= float(fail)).any():\n"
+    "        raise RuntimeError('asked to fail')\n"
     "    log = os.environ.get('SEEN_LOG')\n"
     "    if log:\n"
     "        with open(log, 'a') as f:\n"
@@ -159,6 +162,86 @@ def test_a_killed_run_resumes_after_its_last_checkpoint(root: Path, tmp_path: Pa
     again = ok(predict(root, *args[:-1], "--overwrite", "--json"))
     assert again["started_over"] and again["resumed_rows"] == 0
     assert pd.read_parquet(output)["prediction"].tolist() == [(i + 6.0) * 10.0 for i in range(40)]
+
+
+def slow_rows(root: Path, name: str, count: int) -> None:
+    """``count`` rows for the logged predictor: column i is the row's position (its prediction: (i + 3) * 10)."""
+    rows = np.stack([np.arange(count), np.ones(count), np.full(count, 2.0)], axis=1)
+    pd.DataFrame(rows, columns=["i", "one", "two"]).to_csv(root / name, index=False)
+
+
+def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jupyter-deploy: error: ") and "Traceback" not in done.stderr
+    return lines[0]
+
+
+def test_a_second_predict_on_the_same_output_is_refused_while_the_first_runs(root: Path, tmp_path: Path) -> None:
+    """Two real processes on one output: the second says who holds it and touches nothing; the first finishes."""
+    slow_rows(root, "race.csv", 60)
+    output = root / "race-out.parquet"
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    args = ["logged", "race.csv", "--output", str(output), "--batch-size", "4", "--checkpoint-every", "0"]
+    first = subprocess.Popen(
+        [*CLI, "predict", *args, "--root", str(root)],
+        cwd=root,
+        env={**os.environ, "SEEN_LOG": str(first_log)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (first_log.exists() and first_log.read_text()) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first predict never started predicting"
+            time.sleep(0.05)
+        second = predict(root, *args, env={"SEEN_LOG": str(second_log)})
+        first_out, first_err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    line = one_error_line(second)
+    assert f"{output} is being written by another predict (pid {first.pid})" in line, line
+    assert not second_log.exists()  # the second predicted nothing
+    assert first.returncode == 0, first_out + first_err
+    assert pd.read_parquet(output)["prediction"].tolist() == [(i + 3.0) * 10.0 for i in range(60)]
+    assert [path.name for path in root.iterdir() if "race-out" in path.name] == ["race-out.parquet"]
+
+
+def test_a_damaged_checkpoint_is_recomputed_with_a_note(root: Path, tmp_path: Path) -> None:
+    slow_rows(root, "damaged.csv", 40)
+    output = root / "damaged-out.parquet"
+    sidecar = root / ".damaged-out.parquet.partial"
+    args = ["logged", "damaged.csv", "--output", str(output), "--batch-size", "4", "--checkpoint-every", "0"]
+    failed = predict(root, *args, env={"FAIL_FROM": "20"})  # rows 0-19 predicted and checkpointed, then a failure
+    assert failed.returncode == 1 and "asked to fail" in failed.stderr, failed.stderr
+    chunks = sorted(sidecar.glob("rows-*.parquet"))
+    assert [path.name for path in chunks][:3] == [f"rows-{a:012d}-{a + 4:012d}.parquet" for a in (0, 4, 8)]
+    damaged = chunks[2]
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])  # a write cut short
+
+    seen = tmp_path / "seen.log"
+    done = predict(root, *args, "--json", env={"SEEN_LOG": str(seen)})
+    result = ok(done)
+    notes = done.stderr.strip().splitlines()
+    assert len(notes) == 1 and notes[0].startswith("jupyter-deploy: note: ") and damaged.name in notes[0], notes
+    assert result["resumed_rows"] == 8 and result["computed_rows"] == 32
+    assert [int(line) for line in seen.read_text().split()] == list(range(8, 40))  # from the damaged range on
+    assert pd.read_parquet(output)["prediction"].tolist() == [(i + 3.0) * 10.0 for i in range(40)]
+    assert not sidecar.exists()
+
+
+def test_an_unwritable_output_is_refused_before_anything_is_predicted(root: Path, tmp_path: Path) -> None:
+    """Tests run as root, whom file modes do not stop: the output goes into a directory of /proc, where nobody
+    can create a file (the kernel refuses it), so the place is truly unwritable."""
+    slow_rows(root, "nowhere.csv", 8)
+    seen = tmp_path / "seen.log"
+    target = Path("/proc/1/predictions.csv")
+    done = predict(root, "logged", "nowhere.csv", "--output", str(target), env={"SEEN_LOG": str(seen)})
+    line = one_error_line(done)
+    assert f"cannot write {target}" in line, line
+    assert not seen.exists()  # refused before the first row was predicted
 
 
 @pytest.mark.parametrize(
