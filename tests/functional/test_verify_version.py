@@ -33,16 +33,20 @@ def run(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProc
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with ``lin`` v1 exported statically; its load cell ships ``weights.npy``."""
-    root = tmp_path_factory.mktemp("pristine")
+def exported(root: Path) -> Path:
+    """``root`` with ``lin`` v1 exported statically; its load cell ships ``weights.npy``."""
+    root.mkdir(parents=True, exist_ok=True)
     np.save(root / "weights.npy", np.arange(6, dtype=np.float64).reshape(2, 3))
     make_notebook(root / "lin.ipynb", *CELLS)
     done = run("export", "lin.ipynb", cwd=root)
     assert done.returncode == 0, done.stderr
     (root / "in.csv").write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return exported(tmp_path_factory.mktemp("pristine"))
 
 
 @pytest.fixture
@@ -143,8 +147,9 @@ def test_predict_refuses_an_edited_version(project: Path, edit: tuple[Callable[[
 
 @pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
 def test_reexport_refuses_instead_of_calling_an_edited_version_unchanged(
-    project: Path, edit: tuple[Callable[[Path], None], str]
+    tmp_path: Path, edit: tuple[Callable[[Path], None], str]
 ) -> None:
+    project = exported(tmp_path / "fresh")  # the same runtime as the re-export's (a copy could predate an edit)
     change, file = edit
     change(version(project))
     before = sorted(p.name for p in (project / "deployments" / "lin").iterdir())
@@ -180,12 +185,7 @@ def test_the_predictor_alone_refuses_an_edited_version(
 
 
 def test_an_untouched_version_passes_every_door(tmp_path: Path) -> None:
-    project = tmp_path / "fresh"  # exported here: the module's copy may predate edits to the runtime it carries
-    project.mkdir()
-    np.save(project / "weights.npy", np.arange(6, dtype=np.float64).reshape(2, 3))
-    make_notebook(project / "lin.ipynb", *CELLS)
-    (project / "in.csv").write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
-    assert run("export", "lin.ipynb", cwd=project).returncode == 0
+    project = exported(tmp_path / "fresh")  # the same runtime as the re-export's (a copy could predate an edit)
     checked = run("versions", "lin", "--verify", "--json", cwd=project)
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["verified"] == [
