@@ -32,6 +32,8 @@ def run_monitor(
 
     if not threshold > 0:
         raise MonitorError(f"--threshold must be a positive PSI (0.1 moderate, 0.2 usual, 0.25 large), not {threshold}")
+    if html is not None:
+        check_report_path(html)
     info, version_dir = store.resolve(root, spec)
     profile = read_profile(version_dir)
     if profile is None:
@@ -79,6 +81,24 @@ def run_monitor(
 
         result["mlflow_run_id"] = log_result(root, result, html_path)
     return result
+
+
+def check_report_path(html: str | Path) -> None:
+    """Refuse a ``--html`` the report could not be written to, before reading any log: a directory, a path
+    under a file, a place where no file can be created (tried with an unnamed temporary file)."""
+    import tempfile
+
+    path = Path(html)
+    if path.is_dir():
+        raise MonitorError(f"--html {html} is a directory: give a file name such as {path / 'drift.html'}")
+    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    if not existing.is_dir():
+        raise MonitorError(f"--html {html}: {existing} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise MonitorError(f"--html {html}: cannot write in {existing} ({error.strerror})") from None
 
 
 @contextmanager

@@ -156,8 +156,8 @@ class _Grouped:
             names = []
         else:
             raise MonitorError(
-                f"{self.path.name} line {line}: {side}_columns is a {type(names).__name__}, not a list of column "
-                "names: not a payload log of jupyter-deploy"
+                f"{self.path.name} line {line}: {side}_columns should be a list of column names, not "
+                f"{_shown(names)}: not a payload log of jupyter-deploy"
             )
         group = groups[tuple(names)] = _Group(_keys(self.path, names, line, side))
         return group
@@ -196,6 +196,14 @@ def _fits(rows: list[Any], width: int) -> bool:
     return all(type(row) is list and len(row) == width for row in rows)
 
 
+def _shown(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _hashable(value: Any) -> Any:
     return str(value) if isinstance(value, (list, dict)) else value
 
@@ -206,7 +214,7 @@ def _keys(path: Path, names: list[Any], line: int, side: str) -> list[str | None
     for name in names:
         if isinstance(name, (list, dict)):
             raise MonitorError(
-                f"{path.name} line {line}: {side}_columns holds a {type(name).__name__}, not a column name: not a "
+                f"{path.name} line {line}: {side}_columns holds {_shown(name)}, which is no column name: not a "
                 "payload log of jupyter-deploy"
             )
         key = name if isinstance(name, str) else str(name)
