@@ -8,11 +8,19 @@ Booster; for a classifier, the wrapper's ``classes_`` are written into the predi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .base import CaptureContext, Saved, loaded, type_name
 
 CLASSES = ("Booster", "LGBMClassifier", "LGBMRegressor", "LGBMRanker")
+PARAMETERS_START, PARAMETERS_END = "\nparameters:\n", "\nend of parameters"
+# LightGBM's parameters that name files (its docs: IO parameters), in the model text's "[name: value]" lines
+FILE_PARAMETER = re.compile(
+    r"^(?P<key>\[(?:data|valid|input_model|output_model|output_result|convert_model|config|valid_data_initscores"
+    r"|\w+_filename|\w+_file)): [^\n]+\]$",
+    re.MULTILINE,
+)
 
 
 def accepts(value: Any) -> bool:
@@ -39,8 +47,18 @@ def save(name: str, value: Any, context: CaptureContext) -> Saved:
             return _refuse(name, value, context, "its class labels are not strings or numbers")
         arguments["classes"] = classes_literal(classes)
     filename = f"{name}.lgb.txt"
-    (context.directory / filename).write_text(booster.model_to_string(), encoding="utf-8")
+    (context.directory / filename).write_text(without_file_names(booster.model_to_string()), encoding="utf-8")
     return Saved(filename, arguments=arguments, modules=frozenset({"lightgbm", "numpy"}))
+
+
+def without_file_names(text: str) -> str:
+    """The model text with the training run's file-name parameters emptied (``[forcedsplits_filename: ]``): they
+    name files of the exporting machine, and prediction reads none of them."""
+    start, end = text.find(PARAMETERS_START), text.find(PARAMETERS_END)
+    if start < 0 or end < start:
+        return text
+    parameters = FILE_PARAMETER.sub(r"\g<key>: ]", text[start:end])
+    return text[:start] + parameters + text[end:]
 
 
 def classes_literal(classes: list[Any]) -> str:

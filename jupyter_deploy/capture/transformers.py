@@ -10,6 +10,8 @@ settings (``top_k``, generation arguments...) are written into the generated cod
 from __future__ import annotations
 
 import ast
+import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,37 @@ def _save_pretrained(name: str, value: Any, directory: Path) -> None:
             "'load' cell",
             name,
         ) from None
+    without_local_paths(directory)
+
+
+def without_local_paths(directory: Path) -> None:
+    """Drop the settings that only say where the objects were loaded from on this machine: transformers 4 writes
+    ``_name_or_path`` (config) and ``name_or_path`` / ``tokenizer_file`` / ``special_tokens_map_file`` (tokenizer)
+    with the absolute path of a local directory or cache. Loading never reads them; a version must not carry them."""
+    for path in sorted(directory.glob("*.json")):
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # not a settings file (a vocabulary, say): left as saved
+        if not isinstance(settings, dict):
+            continue
+        local = [key for key, value in settings.items() if _location_key(key) and _local_path(value)]
+        if local:
+            for key in local:
+                del settings[key]
+            path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _location_key(key: str) -> bool:
+    return key.endswith(("name_or_path", "_file", "_dir", "_path"))
+
+
+def _local_path(value: Any) -> bool:
+    """An absolute path on this machine (it, or the directory holding it, exists)."""
+    if not isinstance(value, str) or not os.path.isabs(os.path.expanduser(value)):
+        return False
+    path = os.path.expanduser(value)
+    return os.path.exists(path) or os.path.isdir(os.path.dirname(path))
 
 
 def _check_tokenizer(name: str, tokenizer: Any, directory: Path) -> None:
