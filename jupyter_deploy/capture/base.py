@@ -35,6 +35,9 @@ class Saved:
     """import names serving needs for this object (pinned into ``requirements.txt``)"""
     needs: frozenset[str] = frozenset()
     """notebook names (classes) that ``predictor.py`` must define before loading"""
+    inputs: tuple[tuple[tuple[int, ...], frozenset[int]], ...] = ()
+    """for torch modules: each tensor input's shape after the batch dimension, and which of its dimensions take any
+    size (``torch_dims``): the input spec's ``-1`` where ``example_input`` is such an input"""
 
 
 def type_name(value: Any) -> str:

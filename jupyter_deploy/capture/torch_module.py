@@ -3,20 +3,23 @@
 The inputs are caught by a forward pre-hook while export runs ``predict`` on ``example_input`` (under
 ``torch.inference_mode``), and copied outside inference mode: ``torch.export`` refuses inference tensors.
 The program is exported from a CPU copy so that it loads anywhere; the loader moves it to the serving
-device. The batch dimension is left dynamic. A module ``torch.export`` cannot trace (data-dependent
-control flow) is saved as its ``state_dict`` instead and rebuilt from its class (``torch_state``).
+device. Every dimension the module takes at any size (the batch, a sequence's length, an image's height) is
+left dynamic (``torch_dims``). A module ``torch.export`` cannot trace (data-dependent control flow), or whose
+program would fix a size the module itself takes at others (``nn.LSTM``'s time axis), is saved as its
+``state_dict`` instead and rebuilt from its class (``torch_state``).
 """
 
 from __future__ import annotations
 
-import inspect
+import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from ..exceptions import CaptureError
-from . import torch_state
+from . import torch_dims, torch_state
 from .base import CaptureContext, Saved, loaded
 
 
@@ -69,9 +72,21 @@ def save(name: str, module: Any, context: CaptureContext) -> Saved:
         reason = f"predict uses {name}.{lost[0]}, which a torch.export program does not keep (it keeps forward)"
     else:
         try:
-            return _export(name, module, inputs, context)
+            traced = _trace(module, inputs)
         except (_NotExportable, torch_state.NotCopyable) as error:
             reason = f"torch.export could not trace it: {error}"
+        else:
+            if traced.narrowed is None:
+                return _save_program(name, traced, context)
+            try:  # the eager module takes what the program would refuse
+                return replace(torch_state.save(name, module, context, traced.narrowed), inputs=traced.eager_inputs)
+            except CaptureError:
+                print(
+                    f"jupyter-deploy: {name!r} is exported with torch.export although {traced.narrowed}: requests "
+                    "must have the example's size there (build it in a 'load' cell to serve it eagerly)",
+                    file=sys.stderr,
+                )
+                return _save_program(name, traced, context)
     try:
         return torch_state.save(name, module, context, reason)
     except CaptureError:
@@ -125,31 +140,33 @@ def attributes_export_drops(module: Any) -> set[str]:
     return dropped - {"forward"}
 
 
-def _export(name: str, module: Any, inputs: tuple[tuple, dict], context: CaptureContext) -> Saved:
-    import torch
-
+def _trace(module: Any, inputs: tuple[tuple, dict]) -> Any:
+    """The module traced on its recorded inputs (``torch_dims.Traced``), from a CPU copy."""
     cpu_module = torch_state.on_cpu(module)
     args, kwargs = portable_inputs(inputs[0], "cpu"), portable_inputs(inputs[1], "cpu")
     batched = (_batchable(args), {key: _batchable_value(item) for key, item in kwargs.items()})
     attempts = [batched]
     if any(a is not b for a, b in zip((*batched[0], *batched[1].values()), (*args, *kwargs.values()), strict=True)):
         attempts.append((args, kwargs))  # a leading 1 that was not a batch: trace as recorded
-    path = context.directory / f"{name}.pt2"
     first_error: Exception | None = None
     for attempt_args, attempt_kwargs in attempts:
         try:
-            program = torch.export.export(
-                cpu_module,
-                attempt_args,
-                kwargs=attempt_kwargs or None,
-                dynamic_shapes=dynamic_shapes(cpu_module.forward, attempt_args, attempt_kwargs),
-            )
-            torch.export.save(program, str(path))
-            return Saved(path.name, modules=frozenset({"torch"}))
+            return torch_dims.trace(cpu_module, attempt_args, attempt_kwargs)
         except Exception as error:  # torch.export raises many types; all mean "not exportable"
-            path.unlink(missing_ok=True)
             first_error = first_error or error
     raise _NotExportable(_first_line(first_error))
+
+
+def _save_program(name: str, traced: Any, context: CaptureContext) -> Saved:
+    import torch
+
+    path = context.directory / f"{name}.pt2"
+    try:
+        torch.export.save(traced.program, str(path))
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    return Saved(path.name, modules=frozenset({"torch"}), inputs=traced.inputs)
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -167,23 +184,3 @@ def _batchable_value(value: Any) -> Any:
     if torch is not None and isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == 1:
         return torch.cat([value, value])
     return value
-
-
-def dynamic_shapes(forward: Any, args: tuple, kwargs: dict) -> Any:
-    """Dimension 0 of every tensor input is dynamic; keyed by ``forward``'s argument names (torch.export's rule)."""
-    import torch
-
-    def spec(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return {0: torch.export.Dim.AUTO} if value.dim() > 0 else None
-        if isinstance(value, (tuple, list)):
-            return type(value)(spec(item) for item in value) if not hasattr(value, "_fields") else None
-        if isinstance(value, dict):
-            return {key: spec(item) for key, item in value.items()}
-        return None
-
-    try:
-        bound = inspect.signature(forward).bind(*args, **kwargs)
-    except (TypeError, ValueError):  # no signature, or one the recorded call does not fit
-        return None if kwargs else tuple(spec(item) for item in args)
-    return {argument: spec(value) for argument, value in bound.arguments.items()}

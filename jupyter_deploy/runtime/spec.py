@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -23,6 +24,23 @@ def spec_of(value: Any) -> dict[str, Any]:
     if isinstance(value, tuple):
         return {"kind": "list"}
     return {"kind": "json"}
+
+
+def with_free_dims(spec: dict[str, Any], inputs: Iterable[tuple[tuple[int, ...], frozenset[int]]]) -> dict[str, Any]:
+    """``spec`` with ``-1`` for each dimension that the module inputs of the example's shape all take at any size.
+
+    ``inputs``: the torch modules' tensor inputs as predict called them on ``example_input`` (their shape after the
+    batch dimension and their free dimensions, ``capture.torch_dims``). An example that no module receives as it
+    is (predict reshapes it first) keeps its sizes: nothing says which of them are free.
+    """
+    shape = spec.get("shape")
+    if not shape:
+        return spec
+    matching = [free for rest, free in inputs if list(rest) == shape[1:]]
+    if not matching:
+        return spec
+    free = frozenset.intersection(*matching)
+    return {**spec, "shape": [-1 if dim == 0 or dim in free else size for dim, size in enumerate(shape)]}
 
 
 INT64 = (-(2**63), 2**63 - 1)

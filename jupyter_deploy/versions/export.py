@@ -182,7 +182,7 @@ def _write(
     from ..capture import CaptureContext, capture
     from ..capture.shipped import ship_files, shipped_paths
     from ..runtime import verify
-    from ..runtime.spec import spec_of
+    from ..runtime.spec import spec_of, with_free_dims
     from .batchcheck import check_batching
     from .predictor import deployment_options, render_predictor, write_runtime
     from .reference import example_script, run_reference
@@ -210,7 +210,8 @@ def _write(
             examples = replace(context, allow_pickle=False)
             example_saved = capture("example_input", example[0], examples)
             capture("example_output", example[1], examples)
-            spec = spec_of(example[0])
+            # -1 also where the torch modules that receive example_input as it is take any size (sequence length)
+            spec = with_free_dims(spec_of(example[0]), [dims for item in saved.values() for dims in item.inputs])
         elif deployment.role("example"):
             example_saved, spec = run_reference(
                 example_script(deployment, closure), context.directory, _notebook_dir(request)
