@@ -20,12 +20,14 @@ tell them apart without ids). A bounded number of records is kept per variable (
 from __future__ import annotations
 
 import ast
+import re
 from collections import OrderedDict
 from typing import Any
 
 # the role variables (``records.ROLE_VARIABLES``' values, spelled out: the hook must not import pydantic models
 # into every kernel; a unit test keeps the two equal)
 VARIABLES = ("predict", "preprocess", "postprocess", "example_input", "reference_input")
+_MENTIONED = re.compile(rf"(?<![\w.])(?:{'|'.join(VARIABLES)})\b")
 KEEP = 64  # records per variable (two per cell run in JupyterLab: its id and its text)
 ATTRIBUTE = "_jupyter_deploy_bindings"
 _ABSENT = object()
@@ -98,7 +100,7 @@ class Bindings:
 
     def _bound_in_source(self, text: str) -> set[str]:
         """The role variables the cell's top-level statements bind (IPython syntax turned into Python first)."""
-        if not any(name in text for name in VARIABLES):
+        if not _MENTIONED.search(text):  # most cells: no parse at all (``model.predict(x)`` is no binding)
             return set()
         first, _, rest = text.lstrip("\n").partition("\n")
         if first.lstrip().startswith("%%deploy"):
