@@ -59,6 +59,8 @@ export interface IVersionInfo {
   mlflow_run_id: string | null;
   parity: IParity | null;
   files: string[];
+  /** relative path -> size and sha256 of each file (`records.FileChecksum`); null: exported before these records */
+  checksums: Record<string, { size: number; sha256: string }> | null;
 }
 
 /** `records.ExportResult`; `path` is relative to the server root. */
