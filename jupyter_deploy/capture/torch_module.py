@@ -161,12 +161,25 @@ def _save_program(name: str, traced: Any, context: CaptureContext) -> Saved:
     import torch
 
     path = context.directory / f"{name}.pt2"
+    _drop_source_locations(traced.program)
     try:
         torch.export.save(traced.program, str(path))
     except Exception:
         path.unlink(missing_ok=True)
         raise
     return Saved(path.name, modules=frozenset({"torch"}), inputs=traced.inputs)
+
+
+def _drop_source_locations(program: Any) -> None:
+    """Node stack traces name the kernel's temporary files (``ipykernel_PID/...py``) and this machine's paths: the
+    saved program keeps none, so an unchanged notebook exports to the same bytes (torch.export.save writes fixed
+    zip timestamps, and a serialization id derived from the contents)."""
+    import torch
+
+    for graph_module in program.graph_module.modules():
+        if isinstance(graph_module, torch.fx.GraphModule):
+            for node in graph_module.graph.nodes:
+                node.meta.pop("stack_trace", None)
 
 
 def _first_line(error: BaseException | None) -> str:
