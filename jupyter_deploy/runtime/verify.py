@@ -162,8 +162,9 @@ def verify(directory: str | Path, artifacts: bool = True) -> Problem | None:
         if problem is not None:
             return problem
         return _compare(directory, recorded, present, artifacts)
-    except OSError as error:
-        where = Path(error.filename).relative_to(directory).as_posix() if error.filename else None
+    except OSError as error:  # a file that cannot be read (permissions, a directory gone): named when it can be
+        name = os.path.relpath(error.filename, directory) if isinstance(error.filename, str) else None
+        where = Path(name).as_posix() if name and not name.startswith("..") else None
         return Problem(where, f"cannot be read ({error.strerror or error})")
 
 
