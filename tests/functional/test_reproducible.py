@@ -2,10 +2,10 @@
 inserted in between) gives one version, and no file of it holds a path of the exporting machine (its temporary
 directory, home, or the project root): a model loaded from a local directory, a training setting naming a file.
 
-One small notebook per kind of artifact whose bytes could differ between runs: a torch module saved as its
-``state_dict`` (safetensors) with a tensor; transformers ``save_pretrained`` directories (config, generation
-config, tokenizer files); a scikit-learn pipeline through skops (a zip), with a DataFrame example, a captured
-DataFrame, a numpy array, a plain JSON value and a reference profile; XGBoost's UBJ and LightGBM's model text.
+Two small notebooks cover the kinds whose bytes could differ between runs: a torch module saved as its
+``state_dict`` (safetensors) with a tensor, and transformers ``save_pretrained`` directories (config, generation
+config, tokenizer files); a scikit-learn pipeline through skops (a zip), XGBoost's UBJ and LightGBM's model text,
+with a DataFrame example, a captured DataFrame, a numpy array, a plain JSON value and a reference profile.
 (The ``.pt2`` archive of a traced torch module has a test of its own.)
 """
 
@@ -23,20 +23,11 @@ from notebooks import CLI, make_notebook
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
+# two notebooks (each export runs a kernel: CI time), between them every kind whose bytes could differ
 NOTEBOOKS: dict[str, tuple[str, ...]] = {
-    "torch-state-dict": (
-        "import torch\nfrom torch import nn\n\ntorch.manual_seed(0)",
-        # data-dependent control flow: torch.export cannot trace it, so its state_dict is saved
-        "class Gate(nn.Module):\n    def __init__(self, width):\n        super().__init__()\n"
-        "        self.inp = nn.Linear(3, width)\n        self.out = nn.Linear(width, 2)\n\n"
-        "    def forward(self, x):\n        h = self.inp(x)\n        return self.out(h.relu() if h.sum() > 0 else -h)",
-        "model = Gate(8).eval()\nbias = torch.randn(2)",
-        "%%deploy example\nexample_input = [[1.0, -2.0, 3.0], [0.5, 0.25, -1.0]]",
-        "%%deploy predict\ndef predict(rows):\n    return model(torch.tensor(rows)) + bias",
-    ),
-    "transformers": (
-        "import torch\nfrom tokenizers import Tokenizer, models, pre_tokenizers, trainers\n"
-        "from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast",
+    "torch-transformers": (
+        "import tempfile\n\nimport torch\nfrom tokenizers import Tokenizer, models, pre_tokenizers, trainers\n"
+        "from torch import nn\nfrom transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast",
         "bpe = Tokenizer(models.BPE())\nbpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)\n"
         "bpe.train_from_iterator(['hello world', 'good movie', 'bad film'], "
         "trainers.BpeTrainer(vocab_size=280, special_tokens=['<|endoftext|>'], "
@@ -46,54 +37,60 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
         "torch.manual_seed(0)\nmodel = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=16, "
         "vocab_size=len(tokenizer), bos_token_id=0, eos_token_id=0, pad_token_id=0)).eval()",
         # loaded back from a local directory, as a fine-tuned checkpoint is: transformers remembers where
-        "import tempfile\n\ncheckpoint = tempfile.mkdtemp()\nmodel.save_pretrained(checkpoint)\n"
-        "tokenizer.save_pretrained(checkpoint)\nmodel = GPT2LMHeadModel.from_pretrained(checkpoint).eval()\n"
+        "checkpoint = tempfile.mkdtemp()\nmodel.save_pretrained(checkpoint)\ntokenizer.save_pretrained(checkpoint)\n"
+        "model = GPT2LMHeadModel.from_pretrained(checkpoint).eval()\n"
         "tokenizer = PreTrainedTokenizerFast.from_pretrained(checkpoint)",
+        # data-dependent control flow: torch.export cannot trace it, so its state_dict is saved
+        "class Gate(nn.Module):\n    def __init__(self, width):\n        super().__init__()\n"
+        "        self.inp = nn.Linear(3, width)\n        self.out = nn.Linear(width, 2)\n\n"
+        "    def forward(self, x):\n        h = self.inp(x)\n        return self.out(h.relu() if h.sum() > 0 else -h)",
+        "gate = Gate(8).eval()\nbias = torch.randn(2)",
         "%%deploy example\nexample_input = ['hello world', 'good movie']",
         "%%deploy predict\ndef predict(texts):\n"
         "    batch = tokenizer(texts, return_tensors='pt', padding=True)\n"
-        "    return model(**batch).logits[:, -1].argmax(-1).tolist()",
+        "    return (gate(model(**batch).logits[:, -1, :3]) + bias).tolist()",
     ),
-    "skops-frames-json": (
-        "import numpy as np\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+    "tabular": (
+        "import json\nimport os\nimport tempfile\n\nimport lightgbm as lgb\nimport numpy as np\nimport pandas as pd\n"
+        "import xgboost as xgb\nfrom sklearn.linear_model import LogisticRegression\n"
         "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler",
-        "rng = np.random.default_rng(0)\nframe = pd.DataFrame(rng.normal(size=(60, 3)), columns=['a', 'b', 'c'])\n"
+        "rng = np.random.default_rng(0)\nframe = pd.DataFrame(rng.normal(size=(80, 3)), columns=['a', 'b', 'c'])\n"
         "labels = (frame['a'] + frame['b'] > 0).astype(int)\n"
         "model = make_pipeline(StandardScaler(), LogisticRegression()).fit(frame, labels)\n"
+        "booster = xgb.XGBClassifier(n_estimators=4, max_depth=2).fit(frame, labels)\n"
+        # a training setting that names a file: LightGBM writes it into the model text's parameters
+        "splits = os.path.join(tempfile.mkdtemp(), 'splits.json')\n"
+        "with open(splits, 'w') as f:\n    json.dump({'feature': 0, 'threshold': 0.0}, f)\n"
+        "gbm = lgb.LGBMRegressor(n_estimators=4, min_child_samples=5, verbose=-1, forcedsplits_filename=splits)"
+        ".fit(frame, frame['c'])\n"
         "names = pd.DataFrame({'label': [0, 1], 'name': ['low', 'high']})\n"
         "offsets = rng.normal(size=2)\nsettings = dict(threshold=0.5, classes=['low', 'high'])",
         "%%deploy example\nexample_input = frame.iloc[:4]",
         "%%deploy reference\nreference_input = frame",
         "%%deploy predict\ndef predict(rows):\n"
         "    p = np.clip(model.predict_proba(rows)[:, 1] + offsets[0] * 1e-12, 0, 1)\n"
-        "    return pd.DataFrame({'p': p, 'name': names['name'].to_numpy()[(p > settings['threshold']).astype(int)]})",
-    ),
-    "xgboost-lightgbm": (
-        "import json\nimport os\nimport tempfile\n\nimport lightgbm as lgb\nimport numpy as np\nimport xgboost as xgb",
-        "rng = np.random.default_rng(0)\nX = rng.normal(size=(80, 4))\ny = (X[:, 0] > 0).astype(int)\n"
-        "booster = xgb.XGBClassifier(n_estimators=4, max_depth=2).fit(X, y)\n"
-        # a training setting that names a file: LightGBM writes it into the model text's parameters
-        "splits = os.path.join(tempfile.mkdtemp(), 'splits.json')\n"
-        "with open(splits, 'w') as f:\n    json.dump({'feature': 0, 'threshold': 0.0}, f)\n"
-        "gbm = lgb.LGBMRegressor(n_estimators=4, min_child_samples=5, verbose=-1, forcedsplits_filename=splits)"
-        ".fit(X, X[:, 1])",
-        "%%deploy example\nexample_input = X[:3]",
-        "%%deploy predict\ndef predict(x):\n"
-        "    return np.column_stack([booster.predict_proba(x)[:, 1], gbm.predict(x)])",
+        "    name = names['name'].to_numpy()[(p > settings['threshold']).astype(int)]\n"
+        "    return pd.DataFrame({'p': p, 'name': name, 'xgb': booster.predict_proba(rows)[:, 1], "
+        "'lgb': gbm.predict(rows)})",
     ),
 }
 
 # what each notebook's version captures: the kinds the test is about
 ARTIFACTS = {
-    "torch-state-dict": {"model": "model.state.safetensors", "bias": "bias.safetensors"},
-    "transformers": {"model": "model.hf", "tokenizer": "tokenizer.hf"},
-    "skops-frames-json": {
+    "torch-transformers": {
+        "bias": "bias.safetensors",
+        "gate": "gate.state.safetensors",
+        "model": "model.hf",
+        "tokenizer": "tokenizer.hf",
+    },
+    "tabular": {
+        "booster": "booster.xgb.ubj",
+        "gbm": "gbm.lgb.txt",
         "model": "model.skops",
         "names": "names.frame.json",
         "offsets": "offsets.npy",
         "settings": "settings.json",
     },
-    "xgboost-lightgbm": {"booster": "booster.xgb.ubj", "gbm": "gbm.lgb.txt"},
 }
 
 
