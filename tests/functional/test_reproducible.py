@@ -6,7 +6,7 @@ Two small notebooks cover the kinds whose bytes could differ between runs: a tor
 ``state_dict`` (safetensors) with a tensor, and transformers ``save_pretrained`` directories (config, generation
 config, tokenizer files); a scikit-learn pipeline through skops (a zip), XGBoost's UBJ and LightGBM's model text,
 with a DataFrame example, a captured DataFrame, a numpy array, a plain JSON value and a reference profile.
-(The ``.pt2`` archive of a traced torch module has a test of its own.)
+(The ``.pt2`` archive of a traced torch module is not covered here.)
 """
 
 from __future__ import annotations
