@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve a deployment locally on KServe's model server",
         description=(
             "Start deployments/NAME/vN/predictor.py (the current version unless NAME@vN says otherwise) on "
-            "KServe's model server with REST v1 (/v1/models/NAME:predict) and v2 (/v2/models/NAME/infer), "
-            "print its URL and an example request built from example_input, and serve until Ctrl-C. "
+            "KServe's model server with REST v1 (/v1/models/NAME:predict) and v2 (/v2/models/NAME/infer), and "
+            "KServe's v2 gRPC protocol with --grpc-port, print its URL and an example request built from "
+            "example_input, and serve until Ctrl-C. "
             "Listens on 127.0.0.1 unless --host says otherwise. Batching and workers default to the "
             "deployment's options (magic line, then deploy.yaml)."
         ),
@@ -25,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_serving_arguments(serve)  # --host, --workers, --max-batch-size, --max-latency-ms: as the predictor's
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        metavar="P",
+        help="also serve KServe's v2 gRPC protocol on port P, on --host's address (0 picks a free one; default: off)",
     )
     serve.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (default 180)")
     add_payload_log_arguments(serve)  # --log-payloads DIR and its format, rotation, queue: as the predictor's
@@ -50,5 +58,6 @@ def run_serve(args: argparse.Namespace) -> int:
             output=sys.stderr.fileno(),
             timeout=args.timeout,
             payload_log=payload_log,
+            grpc_port=args.grpc_port,
         )
         return serve_foreground(server, as_json=args.json)

@@ -165,7 +165,11 @@ def _v2_response(arrays: list[tuple[str, Any]], payload: Any, model_name: str) -
             raise InvalidInput(f"predict returned values of type {array.dtype}, which v2 cannot carry")
         # the array itself: KServe's to_rest() writes it as JSON, or as raw bytes when the request asked for
         # binary outputs (``binary_data_output``, or ``binary_data`` on a requested output)
-        outputs.append(InferOutput(name=name, shape=list(array.shape), datatype=datatype, data=array))
+        output = InferOutput(name=name, shape=list(array.shape), datatype=datatype, data=array)
+        if getattr(payload, "from_grpc", False):
+            # gRPC answers in raw bytes; KServe's to_grpc() tests an array's truth value on the way (ValueError)
+            output.set_data_from_numpy(array, binary_data=True)
+        outputs.append(output)
     return InferResponse(
         response_id=getattr(payload, "id", None) or str(uuid.uuid4()),
         model_name=model_name,

@@ -6,6 +6,7 @@ by default, so the uvicorn config gets the host we were given. In front of KServ
 (``fastpath.FastPredict``); behind them KServe's app answers everything else as KServe does. The
 event loop is the one KServe's ``--event-loop`` names (uvloop by default, when installed), which KServe's
 own ``start()`` never installs.
+With ``--enable_grpc true``, KServe's v2 gRPC protocol too, on the same host (``grpc_v2``).
 ``--workers N`` starts N processes that share one listening socket; each loads the model itself (the
 notebook's objects live in the predictor module, which KServe's own multi-process server would not load in
 its children).
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import grpc_v2
+from .grpc_v2 import GRPC_FLAG_HELP
 from .listen import DEFAULT_HOST, PORT_IN_USE_EXIT, add_serving_arguments, busy_port_message, port_in_use
 from .verify import check_before_load
 
@@ -55,8 +58,17 @@ def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentPar
     parser.add_argument(
         "--max_body_mb", "--max-body-mb", dest="max_body_mb", type=float, default=64.0, help="largest request body"
     )
+    # KServe's flag, off by default here (runtime.grpc_v2)
+    parser.add_argument("--enable_grpc", default=False, type=boolean, help=GRPC_FLAG_HELP)
     add_arguments(parser)  # --log-payloads DIR and its format and rotation
     return parser
+
+
+def boolean(text: str) -> bool:
+    """KServe's boolean flags' values (true/false, yes/no, 1/0...)."""
+    from kserve.utils.utils import strtobool
+
+    return bool(strtobool(text))
 
 
 def payload_log_settings(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -65,10 +77,10 @@ def payload_log_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     return settings(args)
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, flag: str = "--http_port") -> None:
     reason = port_in_use(host, port)
     if reason is not None:
-        print(f"jupyter-deploy: {busy_port_message(host, port, reason, '--http_port')}", file=sys.stderr)
+        print(f"jupyter-deploy: {busy_port_message(host, port, reason, flag)}", file=sys.stderr)
         raise SystemExit(PORT_IN_USE_EXIT)
 
 
@@ -87,8 +99,11 @@ def serve_main(model_class: type, argv: list[str] | None = None) -> None:
         "latency_logging": _latency_logging(argv if argv is not None else sys.argv[1:], args),
         "event_loop": args.event_loop,
         "payload_log": payload_log_settings(args),
+        "grpc": grpc_v2.settings(args),
     }
     check_port_free(args.host, args.http_port)
+    if options["grpc"]:
+        check_port_free(args.host, args.grpc_port, "--grpc_port")
     check_before_load(version_dir(model_class))  # exits with one line when the version's files were changed
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
@@ -180,7 +195,8 @@ def _exit_quietly(signum: int, frame: Any) -> None:
 
 
 def _server_options(options: dict[str, Any]) -> dict[str, Any]:
-    return {key: options[key] for key in ("max_body_bytes", "latency_logging", "event_loop") if key in options}
+    keys = ("max_body_bytes", "latency_logging", "event_loop", "grpc")
+    return {key: options[key] for key in keys if key in options}
 
 
 def start(
@@ -192,9 +208,11 @@ def start(
     latency_logging: bool = False,
     event_loop: str = "auto",
     load: Callable[[], None] | None = None,
+    grpc: dict[str, Any] | None = None,
 ) -> None:
     """Serve ``model`` with KServe's REST app (v1 and v2) until SIGINT/SIGTERM; ``load`` runs once it listens
-    (until it is done, only liveness is answered: ``loading.LoadingGate``)."""
+    (until it is done, only liveness is answered: ``loading.LoadingGate``). ``grpc``: KServe's v2 gRPC too,
+    in the same event loop (``grpc_v2``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kserve import ModelServer
@@ -214,15 +232,20 @@ def start(
             ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4))
         )
         rest.create_application()
-        if load is None:
-            await rest._server.serve(sockets=sockets)
-            return
-        from .loading import LoadingGate, load_while_serving
+        listener = await grpc_v2.start(server, grpc) if grpc else None
+        try:
+            if load is None:
+                await rest._server.serve(sockets=sockets)
+                return
+            from .loading import LoadingGate, load_while_serving
 
-        rest.config.app = gate = LoadingGate(rest.config.app, model.name)
-        serving = asyncio.ensure_future(rest._server.serve(sockets=sockets))
-        await load_while_serving(rest._server, serving, load, gate)
-        await serving
+            rest.config.app = gate = LoadingGate(rest.config.app, model.name)
+            serving = asyncio.ensure_future(rest._server.serve(sockets=sockets))
+            await load_while_serving(rest._server, serving, load, gate)
+            await serving
+        finally:
+            if listener is not None:  # the REST server is done (SIGTERM, or a failed load): gRPC stops with it
+                await listener.stop(grace=5)
 
     # KServe's --event-loop (default "auto": uvloop when installed), which KServe's own start() ignores
     loop_factory = getattr(rest.config, "get_loop_factory", lambda: None)()  # uvicorn >= 0.36

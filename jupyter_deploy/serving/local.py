@@ -49,6 +49,8 @@ class LocalServer:
     """the v1 request body built from example_input (JSON text), when the predictor has one"""
     workdir: Path | None = None
     version_dir: Path | None = None
+    grpc_port: int | None = None
+    """where KServe's v2 gRPC protocol is served too (``--grpc-port``), or None"""
 
     @property
     def base_url(self) -> str:
@@ -64,6 +66,14 @@ class LocalServer:
     @property
     def v2_url(self) -> str:
         return f"{self.base_url}/v2/models/{self.name}/infer"
+
+    @property
+    def grpc_address(self) -> str | None:
+        """``host:port`` for a gRPC client (tritonclient's ``InferenceServerClient(url=...)``), when served."""
+        if self.grpc_port is None:
+            return None
+        host = DEFAULT_HOST if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"[{host}]:{self.grpc_port}" if ":" in host else f"{host}:{self.grpc_port}"
 
     @property
     def running(self) -> bool:
@@ -90,6 +100,7 @@ class LocalServer:
             "v1": self.v1_url,
             "v2": self.v2_url,
             "metrics": f"{self.base_url}/metrics",
+            "grpc": self.grpc_address,
             "pid": self.process.pid,
             "options": self.options,
             "curl": self.curl(),
@@ -116,19 +127,23 @@ class PortTaken(ServeError):
     """``host:port`` is taken: by another server, or by another process between picking a port and binding it."""
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, flag: str = "--port") -> None:
     """Raise ``PortTaken`` when ``host:port`` cannot be listened on."""
     reason = port_in_use(host, port)
     if reason is not None:
-        raise PortTaken(busy_port_message(host, port, reason, "--port"))
+        raise PortTaken(busy_port_message(host, port, reason, flag))
 
 
-def predictor_command(version_dir: Path, name: str, host: str, port: int, options: dict[str, Any]) -> list[str]:
+def predictor_command(
+    version_dir: Path, name: str, host: str, port: int, options: dict[str, Any], grpc_port: int | None = None
+) -> list[str]:
     command = [sys.executable, str(version_dir / "predictor.py"), "--host", host, "--http_port", str(port)]
     command += ["--model_name", name]
     for key in ("workers", "max_batch_size", "max_latency_ms"):
         if options.get(key) is not None:
             command += [f"--{key}", str(options[key])]
+    if grpc_port is not None:
+        command += ["--enable_grpc", "true", "--grpc_port", str(grpc_port)]
     return command
 
 
@@ -143,9 +158,11 @@ def start_server(
     output: IO[bytes] | int | None = None,
     timeout: float = 180.0,
     payload_log: dict[str, Any] | None = None,
+    grpc_port: int | None = None,
 ) -> LocalServer:
     """Start ``NAME[@vN]`` and wait until it is ready; ``output`` gets the server's log (default: a file).
-    ``payload_log``: ``monitor.payloads.log_options`` (``--log-payloads DIR`` and its format and rotation)."""
+    ``payload_log``: ``monitor.payloads.log_options`` (``--log-payloads DIR`` and its format and rotation).
+    ``grpc_port``: serve KServe's v2 gRPC protocol there too (0 picks a free port; None: REST only)."""
     from ..project import resolve_options
     from ..versions.store import check_intact, resolve
 
@@ -166,11 +183,15 @@ def start_server(
         problem = writable_problem(Path(payload_log["log_payloads"]))
         if problem:
             raise ServeError(problem)
-    picked = not port  # --port 0: ours to pick, and to pick again if another process takes it first
+    if grpc_port is not None and (options.get("workers") or 1) > 1:
+        raise ServeError("--grpc-port serves from one process: use --workers 1 with it")
+    # --port 0 (--grpc-port 0): ours to pick, and to pick again if another process takes it first
+    picked = not port or grpc_port == 0
     for attempt in range(1, PORT_ATTEMPTS + 1):
         server = None
         try:
-            server = _launch(info, version_dir, host, port or free_port(host), options, output, payload_log)
+            grpc = grpc_port or (free_port(host) if grpc_port == 0 else None)
+            server = _launch(info, version_dir, host, port or free_port(host), options, output, payload_log, grpc)
             wait_ready(server, timeout)
             break
         except BaseException as error:
@@ -197,9 +218,13 @@ def _launch(
     options: dict[str, Any],
     output: IO[bytes] | int | None,
     payload_log: dict[str, Any] | None,
+    grpc_port: int | None = None,
 ) -> LocalServer:
-    """Start the version's predictor on ``host:port`` in a child process (not yet ready)."""
+    """Start the version's predictor on ``host:port`` (and gRPC on ``grpc_port``) in a child process (not yet
+    ready)."""
     check_port(host, port)
+    if grpc_port is not None:
+        check_port(host, grpc_port, "--grpc-port")
     workdir = Path(tempfile.mkdtemp(prefix=f"jd-serve-{info.name}-"))
     log = None
     if output is None:
@@ -212,7 +237,7 @@ def _launch(
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        predictor_command(version_dir, info.name, host, port, options) + payload_log_arguments(payload_log),
+        predictor_command(version_dir, info.name, host, port, options, grpc_port) + payload_log_arguments(payload_log),
         cwd=version_dir,
         env=env,
         stdout=output,
@@ -221,7 +246,9 @@ def _launch(
         start_new_session=True,  # a kernel interrupt or the terminal's Ctrl-C reaches us, not the server
         preexec_fn=die_with_parent(),  # SIGTERM when we end, even by SIGKILL
     )
-    return LocalServer(info.name, info.version, host, port, process, options, log, None, workdir, version_dir)
+    return LocalServer(
+        info.name, info.version, host, port, process, options, log, None, workdir, version_dir, grpc_port
+    )
 
 
 def payload_log_arguments(payload_log: dict[str, Any] | None) -> list[str]:
@@ -282,6 +309,7 @@ def banner(server: LocalServer) -> str:
             f"  v1: POST {server.v1_url}",
             f"  v2: POST {server.v2_url}",
             f"  metrics: {server.base_url}/metrics",
+            *([f"  gRPC (v2, tritonclient): {server.grpc_address}"] if server.grpc_address else []),
             "Try it:",
             f"  {server.curl()}",
         ]

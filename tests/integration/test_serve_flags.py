@@ -27,7 +27,7 @@ def predictor_output(serve_root: Path, *arguments: str) -> subprocess.CompletedP
     [
         (["--max-batch-sise", "8"], "predictor.py: error: unrecognized arguments: --max-batch-sise 8"),
         (["--http_port", "eighty"], "predictor.py: error: argument --http_port: invalid int value: 'eighty'"),
-        (["--enable_grpc", "maybe"], "predictor.py: error: argument --enable_grpc: invalid <lambda> value"),
+        (["--enable_grpc", "maybe"], "predictor.py: error: argument --enable_grpc: invalid boolean value: 'maybe'"),
     ],
     ids=["misspelt flag", "bad value of a KServe flag", "bad boolean"],
 )
