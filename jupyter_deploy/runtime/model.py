@@ -126,7 +126,7 @@ class NotebookModel(kserve.Model):
         if self.device is not None:  # a device the notebook fixed in a literal: one line when it is not here
             from .loaders.device import check_notebook_devices
 
-            check_notebook_devices(vars(sys.modules[type(self).__module__]))
+            check_notebook_devices(self._predictor_namespace())
         if self.spec is None:
             self.spec = codec.spec_of(self.load_example_input())
         from concurrent.futures import ThreadPoolExecutor
@@ -145,10 +145,20 @@ class NotebookModel(kserve.Model):
         torch = sys.modules.get("torch")
         if torch is None or self.device is None or self.device.type == "cpu":
             return
-        namespace = vars(sys.modules[type(self).__module__])
+        namespace = self._predictor_namespace()
         for name, value in list(namespace.items()):
             if isinstance(value, (torch.nn.Module, torch.Tensor)):
                 namespace[name] = value.to(self.device)
+
+    def _predictor_namespace(self) -> dict[str, Any]:
+        """The generated predictor's module-level names (its ``run``'s globals when it was run without a module
+        in ``sys.modules``: ``runpy.run_path``)."""
+        module = sys.modules.get(type(self).__module__)
+        if module is not None:
+            return vars(module)
+        run = vars(type(self)).get("run")
+        namespace: dict[str, Any] = getattr(run, "__globals__", {})
+        return namespace
 
     def to_device(self, value: Any) -> Any:
         """A torch tensor moved to the model's device; anything else unchanged."""
