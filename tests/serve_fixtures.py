@@ -16,14 +16,16 @@ SERVE_NOTEBOOKS = (
     "serve_torch.ipynb",
     "serve_gate.ipynb",
     "serve_picky.ipynb",
+    "serve_frame.ipynb",
+    "serve_words.ipynb",
 )
 
 
 @pytest.fixture(scope="session")
 def serve_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project root with deployments scale (numpy), slow (200 ms sync predict), tiny (torch), gate (calls held
-    at a file, answered with their order) and picky (refuses rows as notebook code can fail), statically
-    exported (no kernel) from the notebooks under tests/data/."""
+    at a file, answered with their order), picky (refuses rows as notebook code can fail), frame (a DataFrame)
+    and words (a list of strings), statically exported (no kernel) from the notebooks under tests/data/."""
     from jupyter_deploy.versions.export import export_notebook
 
     root = tmp_path_factory.mktemp("serve-project")

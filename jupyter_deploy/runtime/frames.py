@@ -179,19 +179,19 @@ def _column(values: Any, column: dict[str, Any], dtype: Any) -> Any:
                 raise InvalidInput(f"column {name!r} takes strings")
             return np.array(values, dtype=object)
         if kind == "b":
-            array = np.asarray(values)
+            array = _one_per_row(np.asarray(values), column)
             if array.dtype.kind != "b":
                 raise InvalidInput(f"column {name!r} takes booleans (true/false)")
             return array
         if kind in "iu":
-            array = np.asarray(values)
+            array = _one_per_row(np.asarray(values), column)
             if array.dtype.kind == "f" and not (np.isfinite(array).all() and (array == np.round(array)).all()):
                 raise InvalidInput(f"column {name!r} takes whole numbers")
             if array.dtype.kind not in "iufb":
                 raise InvalidInput(f"column {name!r} takes whole numbers")
             return array.astype(dtype)
         if kind == "f":
-            array = np.asarray(values)
+            array = _one_per_row(np.asarray(values), column)
             if array.dtype.kind not in "iufb":
                 array = np.array([np.nan if item is None else item for item in values], dtype=np.float64)
             return array.astype(dtype)
@@ -202,6 +202,14 @@ def _column(values: Any, column: dict[str, Any], dtype: Any) -> Any:
         stamps = stamps.dt.tz_localize(dtype.tz) if stamps.dt.tz is None else stamps.dt.tz_convert(dtype.tz)
         return stamps.astype(dtype)
     return pd.array(values, dtype=dtype)
+
+
+def _one_per_row(array: Any, column: dict[str, Any]) -> Any:
+    """``array`` when it holds one value per row: numpy reads rows that all hold a list as a second dimension,
+    which no column can hold (pandas refuses it with an error that would be a 500)."""
+    if array.ndim != 1:
+        raise InvalidInput(f"column {column['name']!r} takes one {column['dtype']} value per row, not a list")
+    return array
 
 
 def _categorical(values: Any, column: dict[str, Any]) -> Any:

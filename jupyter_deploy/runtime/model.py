@@ -212,7 +212,10 @@ class NotebookModel(kserve.Model):
     async def predict(
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
     ) -> Any:
-        inputs = codec.decode(payload, self.spec or {"kind": "json"}, self.device)
+        try:
+            inputs = codec.decode(payload, self.spec or {"kind": "json"}, self.device)
+        except RecursionError:  # JSON nested about a thousand deep: read (orjson takes 1,024 levels), not decodable
+            raise InvalidInput("the request's data is nested too deeply to be read") from None
         try:
             if self._batcher is not None:
                 outputs = await self._batcher.submit(inputs)
