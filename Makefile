@@ -44,10 +44,18 @@ k8s:
 image-base:
 	@bash tests/images/build-base.sh >/dev/null
 
+# The image tests (tests/images) build and run one image after another in a pytest of their own, started first
+# and running beside the rest (one at a time, the builds share their runtime and torch layers); their report
+# comes after the rest's.
 test: install chromium k8s image-base
 	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples
 	$(VENV)/bin/mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@mkdir -p test-output
+	@$(PY) -m pytest tests/images -n 0 -p no:randomly > test-output/images.log 2>&1 & images=$$!; \
+	trap 'kill $$images 2>/dev/null' INT TERM; \
+	$(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/images; rest=$$?; \
+	wait $$images; built=$$?; echo "== the image tests (test-output/images.log)"; cat test-output/images.log; \
+	exit $$(( rest != 0 || built != 0 ))
 
 lint: install
 	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples

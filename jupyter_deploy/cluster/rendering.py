@@ -114,16 +114,25 @@ def image_context(info: VersionInfo, gpu: bool) -> dict[str, Any]:
     cuda = torch_cuda(torch_version)
     wanted = {name: SYSTEM_PACKAGES[name] for name in sorted(names & set(SYSTEM_PACKAGES))}
     system_packages = sorted({package for packages in wanted.values() for package in packages})
+    reasons = "; ".join(
+        f"{' '.join(packages)}: loaded by {name}'s wheel, not bundled" for name, packages in wanted.items()
+    )
     torch_index = f"{TORCH_INDEX}/cu{cuda.replace('.', '')}" if gpu else f"{TORCH_INDEX}/cpu"
+    from ..versions.requirements import RUNTIME_DISTRIBUTIONS
+
     return {
         "python_version": PYTHON_VERSION,
+        # what every version's runtime imports, pinned as in requirements.txt: a layer of its own, below the
+        # model's libraries, that the images of every model built in one environment share
+        "runtime_pins": [line for line in info.requirements if requirement_names([line]) & set(RUNTIME_DISTRIBUTIONS)],
+        "torch_pins": [line for line in info.requirements if requirement_names([line]) & set(TORCH_PACKAGES)],
         "cuda_version": cuda,
         "cuda_base": CUDA_IMAGES[cuda],
         "torch_version": torch_version,
         "pip_index": PIP_INDEX,
         "extra_index": torch_index if names & set(TORCH_PACKAGES) else "",
         "system_packages": system_packages,
-        "system_reasons": "; ".join(f"{' '.join(packages)} for {name}" for name, packages in wanted.items()),
+        "system_reasons": reasons,
     }
 
 

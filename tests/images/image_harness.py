@@ -113,10 +113,24 @@ def build(project: Path, name: str, tag: str, base: str, sources: PipSources, lo
         *sources.build_args(), *sources.mounts(), f"--tag={tag}", ".",
     ]  # fmt: skip
     started = time.monotonic()
+    steps: list[tuple[float, str]] = []  # when each STEP line came: where a slow build spends its time
     with log.open("w", encoding="utf-8") as out:
-        done = subprocess.run(command, cwd=project, stdout=out, stderr=subprocess.STDOUT, timeout=1800, env=ENV)
+        process = subprocess.Popen(
+            command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=ENV
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            if line.startswith(("STEP ", "COMMIT ")):
+                steps.append((time.monotonic() - started, line.strip()))
+        returncode = process.wait()
     seconds = time.monotonic() - started
-    if done.returncode != 0:
+    timeline = [
+        f"{end - start:7.1f} s  {step[:150]}"
+        for (start, step), (end, _) in zip(steps, [*steps[1:], (seconds, "")], strict=True)
+    ]
+    log.with_name(f"{log.stem}.steps.txt").write_text("\n".join(timeline) + "\n", encoding="utf-8")
+    if returncode != 0:
         raise failed_step(log.read_text(encoding="utf-8", errors="replace"))
     return seconds
 

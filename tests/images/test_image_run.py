@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from corpus_harness import NOTEBOOKS, check_served, export_execute, load_entries
@@ -39,6 +38,7 @@ from image_harness import (
     serve,
     serving_uids,
 )
+from notebooks import make_notebook
 from standalone import free_port
 
 from jupyter_deploy.cluster.manifests import write_manifests
@@ -51,9 +51,59 @@ pytestmark = [
     pytest.mark.skipif(BUILDAH is None, reason="buildah is not installed: make test installs it (make image-base)"),
 ]
 ENTRIES = {entry["name"]: entry for entry in load_entries()}
-# one corpus notebook per kind, as in the standalone contract (tests/corpus/test_standalone_kinds.py)
-KINDS = {
+REPO = Path(__file__).resolve().parents[2]
+# the corpus notebooks of the standalone contract (tests/corpus/test_standalone_kinds.py)
+CORPUS_NAMES = {
+    "torch-program": "torch-cifar10-cnn",
+    "transformers": "transformers-gpt2-generation",
+    "sklearn-skops-dataframe": "sklearn-column-transformer",
+    "xgboost": "xgboost-sklearn-api",
     "lightgbm": "lightgbm-simple",
+}
+# v2 where the payload has a single-tensor form (a DataFrame has none: corpus.yaml says why)
+V2 = {kind: ENTRIES[name].get("v2", True) for kind, name in CORPUS_NAMES.items()}
+
+
+def quickstart(where: Path) -> Path:
+    """The README's notebook, with another batch size to check beside its example."""
+    import nbformat
+
+    notebook = nbformat.read(REPO / "examples" / "quickstart.ipynb", as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("check_inputs = [X_val[4:11]]"))
+    notebook.cells[-1].id = "image-test-check-inputs"
+    nbformat.write(notebook, where / "quickstart.ipynb")
+    return where / "quickstart.ipynb"
+
+
+def torch_state_dict(where: Path) -> Path:
+    """A module with a data-dependent branch: torch.export cannot trace it, so its weights go to a state_dict
+    and its class into the predictor. (The corpus's char-RNN is this kind too, but trains for minutes.)"""
+    return make_notebook(
+        where / "gate.ipynb",
+        "import torch\nfrom torch import nn",
+        "class Gate(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.a = nn.Linear(4, 3)\n        self.b = nn.Linear(4, 3)\n\n"
+        "    def forward(self, x):\n        return self.a(x) if x.sum() > 0 else self.b(x)",
+        "torch.manual_seed(0)\nmodel = Gate().eval()",
+        "%%deploy example --name gate\nexample_input = torch.ones(3, 4)",
+        "%%deploy predict --name gate\ndef predict(x):\n    with torch.no_grad():\n        return model(x)",
+        "check_inputs = [-torch.ones(2, 4), torch.randn(5, 4)]",
+    )
+
+
+def corpus(kind: str) -> Callable[[Path], Path]:
+    return lambda where: NOTEBOOKS / ENTRIES[CORPUS_NAMES[kind]]["notebook"]
+
+
+# kind -> (the notebook, the suffix of the artifact that makes it that kind)
+KINDS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "quickstart": (quickstart, ".pt2"),
+    "torch-program": (corpus("torch-program"), ".pt2"),
+    "torch-state-dict": (torch_state_dict, ".state.safetensors"),
+    "transformers": (corpus("transformers"), ".hf"),
+    "sklearn-skops-dataframe": (corpus("sklearn-skops-dataframe"), ".skops"),
+    "xgboost": (corpus("xgboost"), ".xgb.ubj"),
+    "lightgbm": (corpus("lightgbm"), ".lgb.txt"),
 }
 
 
@@ -62,34 +112,34 @@ def base() -> str:
     return base_image()
 
 
-def build_and_check(project: Path, result: dict[str, Any], answers: dict[str, Any], v2: bool, base: str) -> None:
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_image_of_each_kind_serves_what_the_notebook_computed(
+    kind: str, tmp_path: Path, base: str, record_property: Callable[..., None]
+) -> None:
     """Manifests, image, entry point: answers equal the notebook's, no jupyter_deploy, a non-root server."""
+    notebook_of, suffix = KINDS[kind]
+    (tmp_path / "source").mkdir()
+    project = tmp_path / "project"
+    result, answers = export_execute(notebook_of(tmp_path / "source"), project)
     info = result["info"]
     name = info["name"]
+    assert any(path.endswith(suffix) for path in info["artifacts"].values()), info["artifacts"]
     write_manifests(project, name)
     tag = f"localhost/jd-image-test/{name}:{info['version']}"
-    build(project, name, tag, base, host_pip_sources(), project / "build.log")
+    seconds = build(project, name, tag, base, host_pip_sources(), project / "build.log")
+    record_property("build_seconds", round(seconds, 1))
+
     config = image_config(tag)
     user = config.get("User") or "root"
     assert user.split(":")[0] not in ("", "0", "root"), f"the image runs as {user!r}"
-    with container(tag) as name_in_store:
-        probe = run_in(name_in_store, user, "python", "-c", "import jupyter_deploy")
+    with container(tag) as working:
+        probe = run_in(working, user, "python", "-c", "import jupyter_deploy")
         assert probe.returncode != 0 and "No module named 'jupyter_deploy'" in probe.stderr, probe.stderr[-2000:]
-        with serve(name_in_store, config, free_port(), name, project / "serve.log") as served:
+        with serve(working, config, free_port(), name, project / "serve.log") as served:
+            record_property("ready_seconds", round(served.ready_seconds, 1))
             assert serving_uids(served.process) == {int(user.split(":")[0])}
-            urls = {
-                "v1": f"{served.url}/v1/models/{name}:predict",
-                "v2": f"{served.url}/v2/models/{name}/infer",
-            }
-            check_served(urls, answers["cases"], v2)
-
-
-@pytest.mark.parametrize("corpus_name", list(KINDS.values()), ids=list(KINDS))
-def test_the_image_of_each_kind_serves_what_the_notebook_computed(corpus_name: str, tmp_path: Path, base: str) -> None:
-    entry = ENTRIES[corpus_name]
-    project = tmp_path / "project"
-    result, answers = export_execute(NOTEBOOKS / entry["notebook"], project)
-    build_and_check(project, result, answers, entry.get("v2", True), base)
+            urls = {"v1": f"{served.url}/v1/models/{name}:predict", "v2": f"{served.url}/v2/models/{name}/infer"}
+            check_served(urls, answers["cases"], V2.get(kind, True))
 
 
 def test_a_build_that_fails_names_the_step_it_failed_at(

@@ -103,6 +103,9 @@ def test_package_sources_are_build_arguments_and_the_python_is_the_one_that_pinn
     run_lines = [line for line in text.splitlines() if line.startswith(("RUN", " &&"))]
     assert not any("http" in line or "index-url" in line for line in run_lines), run_lines
     assert "--platform linux/amd64" in text  # the note for arm64 builders
+    # the serving runtime, then torch, each in a layer of its own below the version's requirements and files
+    runtime = text.index("pip install kserve==")
+    assert runtime < text.index("pip install torch==") < text.index("COPY deployments/tiny/")
     assert "apt-get" not in text  # torch's wheels bundle their OpenMP
 
 
