@@ -103,20 +103,21 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from ..retrain.run import Terminated, retrain
+    from ..retrain.run import Terminated, retrain, sigterm_as_interrupt
 
     def log(message: str) -> None:
         print(message, file=sys.stderr)
 
     try:
-        result = retrain(
-            args.notebook,
-            root=args.root,
-            **_run_options(args),
-            progress=not args.no_progress and sys.stderr.isatty(),
-            log=log,
-        )
-    except Terminated:  # SIGTERM: the run is closed as FAILED; exit as a terminated process does
+        with sigterm_as_interrupt():  # from here on, also before the run exists: one line, exit 143
+            result = retrain(
+                args.notebook,
+                root=args.root,
+                **_run_options(args),
+                progress=not args.no_progress and sys.stderr.isatty(),
+                log=log,
+            )
+    except Terminated:  # SIGTERM: the run is closed as FAILED, its kernel gone; exit as a terminated process does
         print("jupyter-deploy: terminated", file=sys.stderr)
         return 128 + 15
     if result.promoted:

@@ -3,7 +3,9 @@ the kernel started with the run's own environment and working directory, and the
 most every few seconds instead of twice per cell.
 
 Engine keywords (passed through ``papermill.execute_notebook``): ``CELL_CALLBACK`` is called with
-'cell N: first line' as each cell starts; ``KERNEL_START`` holds the kernel's ``env`` and ``cwd``.
+'cell N: first line' as each cell starts; ``KERNEL_START`` holds the kernel's ``env`` and ``cwd``. A run that
+ends in an exception (Ctrl-C, SIGTERM) kills its kernel and waits for it before the exception goes on, so
+nothing the kernel prints comes after retrain's own last line.
 """
 
 from __future__ import annotations
@@ -58,10 +60,36 @@ def progress_engine() -> str:
                 stdout_file=options.pop("stdout_file", None),
                 stderr_file=options.pop("stderr_file", None),
             )
-            return PapermillNotebookClient(nb_man, **options).execute(**kernel_start)
+            client = PapermillNotebookClient(nb_man, **options)
+            try:
+                return client.execute(**kernel_start)
+            except BaseException:
+                # Ctrl-C or SIGTERM can land while nbclient starts the kernel, before its own clean-up is armed:
+                # the kernel would outlive this process and print its warnings after retrain's last line
+                _stop_kernel(client)
+                raise
 
     papermill_engines.register(ENGINE, ProgressEngine)
     return ENGINE
+
+
+def _stop_kernel(client: Any) -> None:
+    """Kill the kernel ``client`` started, with its process group (what it started), and wait for it to end."""
+    import os
+    import signal
+    import subprocess
+
+    process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+    if not isinstance(process, subprocess.Popen) or process.poll() is not None:
+        return
+    try:
+        if os.getpgid(process.pid) == process.pid:  # its own session, as jupyter_client starts kernels
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):  # already gone, or a zombie the OS will reap
+        pass
 
 
 def _throttle_saves(nb_man: Any) -> None:

@@ -98,7 +98,7 @@ def retrain(
     values = resolve_parameters(notebook, parameters, parameter_file)
     previous = version_store.current_version(root, name)
 
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         return _tracked_run(
             notebook, root, label, name, values, gate, previous, canary, timeout, progress, say, on_cell, started
         )
@@ -218,7 +218,7 @@ def _fail(store: Any, run_id: str, executed: Path, error: BaseException) -> None
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a CronJob's pod deleted, ``kill``) raises ``Terminated`` like Ctrl-C raises KeyboardInterrupt,
     so the run is closed as FAILED. Signal handlers belong to the main thread: elsewhere, nothing changes."""
     if threading.current_thread() is not threading.main_thread():

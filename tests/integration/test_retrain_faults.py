@@ -5,7 +5,9 @@ real signals to a real ``jupyter-deploy retrain`` process.
   database error MLflow gets from a store it may not write) leaves CURRENT, manifests and the registry as they were;
 - a retrain run in a server thread (``RetrainJobs``, what the panel uses) changes neither ``os.environ`` nor the
   working directory while it runs, and a CaptureError from the export cell keeps its class, field and status;
-- SIGTERM closes the run as FAILED "terminated"; after SIGKILL, ``runs`` shows the run's process gone.
+- SIGTERM closes the run as FAILED "terminated"; after SIGKILL, ``runs`` shows the run's process gone;
+- after SIGTERM, while the kernel starts or while a cell runs, retrain's own "terminated" is the last line it
+  prints: the kernel (and what it started) is gone before it, never left to print its own warnings after.
 """
 
 from __future__ import annotations
@@ -165,3 +167,48 @@ def test_sigterm_fails_the_run_and_sigkill_shows_it_gone(tmp_path: Path, capsys:
     assert [(item["status"], item["outcome"]) for item in listed] == [("FAILED", "failed"), ("FAILED", "failed")]
     assert listed[0]["reason"].startswith("process gone (pid ")
     assert listed[1]["reason"] == "terminated"
+
+
+def kernels_of(pid: int) -> list[int]:
+    """The kernel processes the retrain process started (its children running ipykernel)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"ipykernel" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("moment", ["kernel starting", "cell running"])
+def test_after_sigterm_retrains_own_line_is_the_last(tmp_path: Path, moment: str) -> None:
+    tiny(tmp_path, extra="import time\ntime.sleep(120)")
+    process = start_retrain(tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not (kernels := kernels_of(process.pid)):  # the kernel process exists: it is starting
+            assert process.poll() is None and time.monotonic() < deadline, "no kernel was started"
+            time.sleep(0.02)
+        if moment == "cell running":
+            wait_for_running_run(tmp_path, process, 1)
+        process.send_signal(signal.SIGTERM)
+        # read to the end: the pipe ends when every process that holds it (a kernel left behind too) is gone
+        assert process.stderr is not None
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=90) == 128 + 15, err
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "jupyter-deploy: terminated", err
+    assert not any(alive(kernel) for kernel in kernels)
+    run = MlflowStore(tmp_path).runs("tiny")[0]
+    assert run["status"] == "FAILED" and run["reason"] == "terminated", run
