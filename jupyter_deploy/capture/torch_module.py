@@ -73,20 +73,24 @@ def save(name: str, module: Any, context: CaptureContext) -> Saved:
     else:
         try:
             traced = _trace(module, inputs)
+            if traced.narrowed is None:
+                return _save_program(name, traced, context)
         except (_NotExportable, torch_state.NotCopyable) as error:
             reason = f"torch.export could not trace it: {error}"
         else:
-            if traced.narrowed is None:
-                return _save_program(name, traced, context)
             try:  # the eager module takes what the program would refuse
                 return replace(torch_state.save(name, module, context, traced.narrowed), inputs=traced.eager_inputs)
-            except CaptureError:
-                print(
-                    f"jupyter-deploy: {name!r} is exported with torch.export although {traced.narrowed}: requests "
-                    "must have the example's size there (build it in a 'load' cell to serve it eagerly)",
-                    file=sys.stderr,
-                )
-                return _save_program(name, traced, context)
+            except CaptureError as not_rebuilt:
+                try:
+                    saved = _save_program(name, traced, context)
+                except _NotExportable:
+                    raise not_rebuilt from None
+            print(
+                f"jupyter-deploy: {name!r} is exported with torch.export although {traced.narrowed}: requests must "
+                "have the example's size there (build it in a 'load' cell to serve it eagerly)",
+                file=sys.stderr,
+            )
+            return saved
     try:
         return torch_state.save(name, module, context, reason)
     except CaptureError:
@@ -164,9 +168,9 @@ def _save_program(name: str, traced: Any, context: CaptureContext) -> Saved:
     _drop_source_locations(traced.program)
     try:
         torch.export.save(traced.program, str(path))
-    except Exception:
+    except Exception as error:  # a program torch cannot serialise (an object constant): not exportable either
         path.unlink(missing_ok=True)
-        raise
+        raise _NotExportable(f"torch.export.save failed: {_first_line(error)}") from None
     return Saved(path.name, modules=frozenset({"torch"}), inputs=traced.inputs)
 
 
