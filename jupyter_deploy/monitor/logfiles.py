@@ -2,7 +2,8 @@
 
 A JSON Lines file (one request a line) is read ``BLOCK_BYTES`` at a time and parsed line by line (orjson;
 the standard library for the rare line orjson refuses, NaN for one); the requests' rows are grouped by their
-column names and turned into columns once per chunk (``zip``), not value by value. A Parquet file (one input
+column names and turned into columns once per chunk (an object table filled at C speed, then sliced), not
+value by value. A Parquet file (one input
 row a row: ``input.NAME``, ``output.NAME``) is read ``CHUNK_ROWS`` rows at a time as Arrow arrays. Either way
 a chunk holds about ``CHUNK_ROWS`` rows, what a drift summary takes at once.
 """
