@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .logfiles import plain_values
-from .profile import bin_counts, category_text
+from .profile import category_text
 
 SUBDIVISIONS = 16  # sub-intervals of the CDF sketch between two reference percentiles
 
@@ -76,23 +76,23 @@ class CdfSketch:
         self.low_ties = np.zeros(size + 1, dtype=np.int64)
         self.high = np.full(size + 1, -np.inf)
 
-    def add(self, finite: Any) -> None:
-        """Finite values (any order)."""
+    def add(self, values: Any) -> None:
+        """Sorted finite values: the cut points are looked up in them (a few thousand binary searches), not
+        each value among the cut points."""
         import numpy as np
 
-        values = np.sort(finite)
-        position = np.searchsorted(self.cuts, values, side="left")  # cut[p - 1] < value <= cut[p]
-        on_cut = position < self.cuts.size
-        on_cut[on_cut] = self.cuts[position[on_cut]] == values[on_cut]
-        self.on_cut += np.bincount(position[on_cut], minlength=self.cuts.size)
-        values, position = values[~on_cut], position[~on_cut]  # still sorted
-        if not values.size:
+        left = np.searchsorted(values, self.cuts, side="left")  # values below each cut
+        right = np.searchsorted(values, self.cuts, side="right")  # values at or below it
+        self.on_cut += right - left
+        starts = np.concatenate([[0], right])  # interval k: values[starts[k]:ends[k]], strictly between cuts
+        ends = np.concatenate([left, [values.size]])
+        inside = ends - starts
+        self.inside += inside
+        intervals = np.flatnonzero(inside)
+        if not intervals.size:
             return
-        self.inside += np.bincount(position, minlength=self.inside.size)
-        intervals, first = np.unique(position, return_index=True)
-        last = np.append(first[1:], values.size) - 1
-        low, high = values[first], values[last]
-        ties = np.searchsorted(values, low, side="right") - first
+        low, high = values[starts[intervals]], values[ends[intervals] - 1]
+        ties = np.searchsorted(values, low, side="right") - starts[intervals]
         known_low, known_ties = self.low[intervals], self.low_ties[intervals]
         self.low_ties[intervals] = np.where(
             low < known_low, ties, np.where(low == known_low, known_ties + ties, known_ties)
@@ -143,14 +143,14 @@ class NumericSummary:
         import numpy as np
 
         values = floats(column)
-        finite = values[np.isfinite(values)]
+        finite = np.sort(values[np.isfinite(values)])  # sorted once: bins and sketch search in it
         self.count += int(finite.size)
         self.missing += int(values.size - finite.size)
         if not finite.size:
             return
         self.total += float(finite.sum())
-        if self.bins is not None:
-            self.bins += bin_counts(self.edges, finite)
+        if self.bins is not None and self.edges is not None:  # ``profile.bin_counts``' bins, from the edges' places
+            self.bins += np.diff(np.searchsorted(finite, self.edges, side="left"), prepend=0, append=finite.size)
         if self.sketch is not None:
             self.sketch.add(finite)
 
@@ -171,13 +171,13 @@ class CategoricalSummary:
         self.count = self.missing = 0
 
     def add(self, column: Any) -> None:
-        values = plain_values(column)
-        texts = category_texts(values)
-        self.count += len(texts)
-        self.missing += len(values) - len(texts)
         other = len(self.categories)
-        for text, count in Counter(texts).items():
-            self.counts[self.index.get(text, other)] += count
+        for value, count in distinct_counts(column):
+            if value is None:
+                self.missing += count
+            else:
+                self.count += count
+                self.counts[self.index.get(_text(value), other)] += count
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows
@@ -214,12 +214,21 @@ def floats(column: Any) -> Any:
     return np.fromiter((_float(value) for value in column), dtype=np.float64, count=len(column))
 
 
-def category_texts(values: list[Any]) -> list[str]:
-    """The present values as the profile keys categories (``profile.category_text``)."""
+def distinct_counts(column: Any) -> list[tuple[Any, int]]:
+    """(value, count) for each distinct value of a chunk (None: missing), counted at C speed: Arrow's
+    value_counts for a Parquet column, else a Counter keyed by (type, value), so that True, 1 and 1.0 (equal
+    in Python, different categories) stay apart."""
+    if hasattr(column, "to_pylist") and hasattr(column, "type"):
+        import pyarrow.compute as pc
+
+        return [(item["values"], item["counts"]) for item in pc.value_counts(column).to_pylist()]
+    values = plain_values(column)
     try:
-        return [category_text(value) for value in values if value is not None]
-    except RecursionError:  # a nested value deeper than repr goes
-        return [_text(value) for value in values if value is not None]
+        counted = Counter(zip(map(type, values), values, strict=True))
+    except TypeError:  # unhashable values (lists, dicts): one at a time
+        counted = Counter((type(value), _text(value)) for value in values if value is not None)
+        counted[(type(None), None)] = sum(1 for value in values if value is None)
+    return [(value, count) for (_, value), count in counted.items()]
 
 
 def _text(value: Any) -> str:

@@ -1,5 +1,5 @@
 """The drift statistics from streamed summaries: the Kolmogorov-Smirnov D of the CDF sketch against the exact
-figure, and chunking that changes nothing.
+figure, the bin and category counts against the profile's own counting, and chunking that changes nothing.
 
 Oracles: scipy's exact two-sample KS on the raw reference and logged values (a reference with few distinct
 values, which the profile keeps exactly), and, for a continuous reference, the statistic as the README defines
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from jupyter_deploy.monitor.drift import numeric_drift
-from jupyter_deploy.monitor.profile import numeric_feature
-from jupyter_deploy.monitor.summary import SUBDIVISIONS, NumericSummary
+from jupyter_deploy.monitor.drift import categorical_drift, numeric_drift
+from jupyter_deploy.monitor.profile import bin_counts, categorical_feature, category_text, numeric_feature
+from jupyter_deploy.monitor.summary import SUBDIVISIONS, CategoricalSummary, NumericSummary
 
 RNG = np.random.default_rng(11)
 REFERENCE = RNG.normal(3.0, 2.0, 20_000)
@@ -90,3 +90,25 @@ def test_chunking_changes_nothing() -> None:
     assert (whole.psi, whole.statistic, whole.p_value) == (pieces.psi, pieces.statistic, pieces.p_value)
     assert whole.chart["observed"] == pieces.chart["observed"]
     assert whole.chart["mean"][1] == pytest.approx(logged.mean(), rel=1e-12)
+    # the PSI bins are the profile's: its own bin_counts on all the logged values at once
+    counts = bin_counts(np.asarray(feature["histogram"]["edges"]), logged)
+    assert whole.chart["observed"] == [round(count / counts.sum(), 6) for count in counts]
+
+
+def test_categories_are_counted_as_the_profile_keys_them() -> None:
+    """Values equal in Python but different categories (True, 1, 1.0, "1", "true"), containers, missing ones,
+    from JSON Lines (lists) and from Parquet (Arrow arrays)."""
+    import pyarrow as pa
+
+    reference = categorical_feature("plan", ["pro", "free", "1", "true", "2.5", "[1, 2]"] * 10)
+    summary = CategoricalSummary(reference)
+    logged = ["pro", True, 1, 1.0, "1", "true", None, [1, 2], {"a": 1}, 2.5, "free", "team", False, 0]
+    parquet = ["pro", None, "free", "zz", "pro"]
+    summary.add(logged * 3)
+    summary.add(pa.array(parquet))
+    summary.add(np.array(logged, dtype=object))
+    texts = [category_text(value) for value in logged * 4 + parquet if value is not None]
+    expected = [texts.count(category) for category in reference["frequencies"]]
+    result = categorical_drift(summary, "input")
+    assert summary.counts.tolist() == [*expected, len(texts) - sum(expected)]
+    assert (result.observed_rows, result.observed_missing) == (len(texts), 4 + 1)
