@@ -9,13 +9,13 @@ with the logs.
 and, between two percentiles, at ``SUBDIVISIONS - 1`` more points. It keeps, per cut point, how many logged
 values equal it, and per open interval between cut points, how many fall inside, the smallest (with how many
 equal it) and the largest. That gives the logged CDF exactly at every reference point and at the smallest
-and largest logged value of every interval, which is where the KS statistic of ``drift.ks_against_profile``
-(the largest gap between the two CDFs over the reference's points and the logged values) is reached wherever
-the reference CDF is flat: outside the reference's range and between distinct reference values, so D is
-exact there. Between percentiles, where the reference CDF rises linearly, a gap at a logged value inside an
-interval can exceed the gaps at the interval's ends by at most the reference CDF's rise over the interval:
-D is exact or low by at most that (a hundredth of a percentile interval's share over ``SUBDIVISIONS``, 0.0006
-for continuous data), well inside the percentile accuracy the profile itself gives.
+and largest logged value of every interval, which is where the KS statistic ``drift`` reports (the largest
+gap between the two CDFs over the reference's points and the logged values) is reached wherever the reference
+CDF is flat: outside the reference's range and between distinct reference values, so D is exact there.
+Between percentiles, where the reference CDF rises linearly, a gap at a logged value inside an interval can
+exceed the gaps at the interval's ends by at most the reference CDF's rise over the interval: D is exact or
+low by at most that (one percentile, 0.01, over ``SUBDIVISIONS``: 0.0006 for continuous data), well inside
+the percentile accuracy the profile itself gives.
 """
 
 from __future__ import annotations
