@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -104,3 +105,25 @@ def _corpus_moving(method):
 _corpus_torch.Tensor.to = _corpus_moving(_corpus_torch.Tensor.to)
 _corpus_torch.nn.Module.to = _corpus_moving(_corpus_torch.nn.Module.to)
 """
+
+
+def reseal(version: Path) -> None:
+    """Make ``version.json`` describe the files as they are now (its per-file records, when it has them, and
+    its content hash), as an attacker who changes an artifact in a repository changes version.json too."""
+    info = json.loads((version / "version.json").read_text(encoding="utf-8"))
+    files = sorted(
+        (path.relative_to(version).as_posix() for path in version.rglob("*") if path.is_file()),
+        key=lambda relative: relative.split("/"),
+    )
+    files = [relative for relative in files if relative != "version.json" and "__pycache__" not in relative]
+    digests = {relative: hashlib.sha256((version / relative).read_bytes()) for relative in files}
+    if "checksums" in info:
+        info["checksums"] = {
+            relative: {"size": (version / relative).stat().st_size, "sha256": digests[relative].hexdigest()}
+            for relative in files
+        }
+    whole = hashlib.sha256()
+    for relative in files:
+        whole.update(relative.encode() + b"\0" + digests[relative].digest())
+    info["content_hash"] = whole.hexdigest()
+    (version / "version.json").write_text(json.dumps(info, indent=2), encoding="utf-8")

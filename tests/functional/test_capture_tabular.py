@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from notebooks import expected, export, exported, version
+from notebooks import expected, export, exported, reseal, version
 
 SKLEARN_IMPORTS = (
     "import json\n\nimport numpy as np\nimport pandas as pd\nfrom sklearn.compose import ColumnTransformer\n"
@@ -180,7 +180,9 @@ def test_untrusted_skops_types_are_refused_at_serve_time(project: Path) -> None:
     )
     predictor = version(project) / "predictor.py"
     original = predictor.read_text()
+    # edited as a reviewer would, in Git, with version.json updated: the check that fails is the trust list
     predictor.write_text(original.replace('            "sklearn.preprocessing._data.StandardScaler",\n', ""))
+    reseal(version(project))
     with pytest.raises(ServeError, match="does not trust: sklearn.preprocessing._data.StandardScaler"):
         start_server(project, "m", port=0).stop()
     predictor.write_text(original)
@@ -196,6 +198,7 @@ def test_untrusted_skops_types_are_refused_at_serve_time(project: Path) -> None:
     with zipfile.ZipFile(artifact, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+    reseal(version(project))
     with pytest.raises(ServeError, match="does not trust: os.system") as refused:
         start_server(project, "m", port=0).stop()
     assert "Traceback" not in str(refused.value)

@@ -10,7 +10,6 @@ that the attack is real, independent of the check under test.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 import torch
+from notebooks import reseal
 
 from jupyter_deploy.runtime.artifacts import load_artifact
 from jupyter_deploy.runtime.loaders.refusal import ArtifactRefused
@@ -278,28 +278,6 @@ def exported_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert (root / "deployments" / "m" / "v1" / "artifacts" / "model.pt2").is_file()
     (root / "rows.csv").write_text("a,b,c\n1,2,3\n4,5,6\n", encoding="utf-8")
     return root
-
-
-def reseal(version: Path) -> None:
-    """Make ``version.json`` describe the files as they are now (its per-file records, when it has them, and
-    its content hash), as an attacker who changes an artifact in a repository changes version.json too."""
-    info = json.loads((version / "version.json").read_text(encoding="utf-8"))
-    files = sorted(
-        (path.relative_to(version).as_posix() for path in version.rglob("*") if path.is_file()),
-        key=lambda relative: relative.split("/"),
-    )
-    files = [relative for relative in files if relative != "version.json" and "__pycache__" not in relative]
-    digests = {relative: hashlib.sha256((version / relative).read_bytes()) for relative in files}
-    if "checksums" in info:
-        info["checksums"] = {
-            relative: {"size": (version / relative).stat().st_size, "sha256": digests[relative].hexdigest()}
-            for relative in files
-        }
-    whole = hashlib.sha256()
-    for relative in files:
-        whole.update(relative.encode() + b"\0" + digests[relative].digest())
-    info["content_hash"] = whole.hexdigest()
-    (version / "version.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
 @pytest.fixture
