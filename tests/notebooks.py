@@ -48,6 +48,11 @@ def export(
 ) -> subprocess.CompletedProcess[str]:
     """``jupyter-deploy export m.ipynb --execute --json`` on a notebook made of ``cells`` (a real kernel)."""
     make_notebook(project / "m.ipynb", *cells)
+    return run_export(project, *options, timeout=timeout)
+
+
+def run_export(project: Path, *options: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``jupyter-deploy export m.ipynb --execute --json`` on the project's ``m.ipynb`` as it is."""
     return subprocess.run(
         [*CLI, "export", "m.ipynb", "--execute", "--json", *options],
         cwd=project,
@@ -56,6 +61,13 @@ def export(
         timeout=timeout,
         check=False,
     )
+
+
+def exported_again(project: Path, *options: str) -> dict[str, Any]:
+    """``run_export`` that must succeed; its JSON answer."""
+    done = run_export(project, *options)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(json.loads(done.stdout))
 
 
 def exported(project: Path, *cells: str, options: tuple[str, ...] = ()) -> dict[str, Any]:

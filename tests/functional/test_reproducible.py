@@ -11,15 +11,13 @@ with a DataFrame example, a captured DataFrame, a numpy array, a plain JSON valu
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
-from notebooks import CLI, make_notebook
+from notebooks import exported_again, make_notebook
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -95,16 +93,7 @@ ARTIFACTS = {
 
 
 def export(project: Path) -> dict:
-    done = subprocess.run(
-        [*CLI, "export", "m.ipynb", "--execute", "--json"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return dict(json.loads(done.stdout))
+    return exported_again(project)
 
 
 def machine_paths(project: Path) -> dict[str, bytes]:

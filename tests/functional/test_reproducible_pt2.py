@@ -8,15 +8,13 @@ temporary directory, home, project or the kernel's files.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
-from notebooks import CLI, make_notebook
+from notebooks import exported_again, make_notebook
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -37,16 +35,7 @@ CELLS = (
 
 
 def _export(project: Path) -> dict:
-    done = subprocess.run(
-        [*CLI, "export", "m.ipynb", "--execute", "--json"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return dict(json.loads(done.stdout))
+    return exported_again(project)
 
 
 def test_a_traced_module_exports_to_the_same_bytes_and_names_no_machine_path(project: Path) -> None:

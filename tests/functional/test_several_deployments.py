@@ -10,14 +10,13 @@ session) and served by KServe's model server; the notebook's own answers (``expe
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from notebooks import CLI, make_notebook
+from notebooks import exported_again, make_notebook
 
 pytestmark = [pytest.mark.kernel, pytest.mark.server, pytest.mark.slow]
 
@@ -82,15 +81,7 @@ def check_versions(project: Path) -> None:
 def test_export_execute_gives_each_deployment_its_own_values(project: Path) -> None:
     make_notebook(project / "m.ipynb", *CELLS)
     for name in WIDTH:
-        done = subprocess.run(
-            [*CLI, "export", "m.ipynb", "--execute", "--name", name, "--json"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        exported_again(project, "--name", name)
     check_versions(project)
 
 
