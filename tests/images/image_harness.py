@@ -135,20 +135,32 @@ def build(project: Path, name: str, tag: str, base: str, sources: PipSources, lo
     return seconds
 
 
-def image_config(tag: str) -> dict[str, Any]:
-    """The OCI config of ``tag``: Entrypoint, Cmd, User, WorkingDir."""
+def image_inspect(tag: str) -> dict[str, Any]:
     assert BUILDAH
     shown = subprocess.run(
         [BUILDAH, "inspect", "--type", "image", tag], capture_output=True, text=True, timeout=60, check=True
     )
-    return dict(json.loads(shown.stdout)["OCIv1"]["config"])
+    return dict(json.loads(shown.stdout))
+
+
+def image_config(tag: str) -> dict[str, Any]:
+    """The OCI config of ``tag``: Entrypoint, Cmd, User, WorkingDir."""
+    return dict(image_inspect(tag)["OCIv1"]["config"])
 
 
 def image_size(tag: str) -> int:
-    """Bytes of the image's layers, uncompressed (what ``buildah images`` shows)."""
+    """Bytes of the image's layers, uncompressed (the diff sizes containers-storage records for its layers)."""
     assert BUILDAH
-    shown = subprocess.run([BUILDAH, "images", "--json", tag], capture_output=True, text=True, timeout=60, check=True)
-    return int(json.loads(shown.stdout)[0]["size"])
+    diff_ids = image_inspect(tag)["OCIv1"]["rootfs"]["diff_ids"]
+    root = subprocess.run(
+        [BUILDAH, "info", "--format", "{{.store.GraphRoot}}"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    driver = subprocess.run(
+        [BUILDAH, "info", "--format", "{{.store.GraphDriverName}}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    layers = json.loads((Path(root) / f"{driver}-layers" / "layers.json").read_text(encoding="utf-8"))
+    sizes = {layer["diff-digest"]: int(layer["diff-size"]) for layer in layers if "diff-digest" in layer}
+    return sum(sizes[diff_id] for diff_id in diff_ids)
 
 
 @contextmanager
