@@ -70,7 +70,8 @@ def buildah_bud(project: Path, dockerfile: str, tag: str, base: str, log: Path) 
     sources = host_pip_sources()
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     command = [
-        BUILDAH, "bud", "--isolation=chroot", "--pull=never", "--layers", "--no-cache", f"--file={dockerfile}",
+        BUILDAH, "bud", "--isolation=chroot", "--pull=never", "--layers", "--force-rm", "--no-cache",
+        f"--file={dockerfile}",
         f"--build-arg=BASE_IMAGE={base}", f"--build-arg=PYTHON_VERSION={python}",
         *sources.build_args(), *sources.mounts(), f"--tag={tag}", ".",
     ]  # fmt: skip

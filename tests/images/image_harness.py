@@ -107,7 +107,7 @@ def build(project: Path, name: str, tag: str, base: str, sources: PipSources, lo
     assert BUILDAH, "buildah is installed by build-base.sh (make test runs it)"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     command = [
-        BUILDAH, "bud", "--isolation=chroot", "--pull=never", "--layers", "--quiet=false",
+        BUILDAH, "bud", "--isolation=chroot", "--pull=never", "--layers", "--force-rm", "--quiet=false",
         f"--file=deploy/{name}/Dockerfile", f"--ignorefile=deploy/{name}/Dockerfile.dockerignore",
         f"--build-arg=BASE_IMAGE={base}", f"--build-arg=PYTHON_VERSION={python}",
         *sources.build_args(), *sources.mounts(), f"--tag={tag}", ".",
