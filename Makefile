@@ -47,15 +47,23 @@ image-base:
 # The image tests (tests/images) build and run one image after another in a pytest of their own, started first
 # and running beside the rest (one at a time, the builds share their runtime and torch layers); their report
 # comes after the rest's.
+# tritonclient's gRPC stubs and KServe's define the same protobuf names ('inference.*'): they cannot share one
+# process, so the gRPC tests run in a pytest of their own (before the image tests, beside the rest)
+GRPC_TESTS := tests/integration/test_serve_grpc.py
+
 test: install chromium k8s image-base
 	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples
 	$(VENV)/bin/mypy
 	@mkdir -p test-output
-	@$(PY) -m pytest tests/images -n 0 -p no:randomly > test-output/images.log 2>&1 & images=$$!; \
-	trap 'kill $$images 2>/dev/null' INT TERM; \
-	$(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/images; rest=$$?; \
-	wait $$images; built=$$?; echo "== the image tests (test-output/images.log)"; cat test-output/images.log; \
-	exit $$(( rest != 0 || built != 0 ))
+	@{ $(PY) -m pytest $(GRPC_TESTS) -n 0 -p no:randomly > test-output/grpc.log 2>&1; grpc=$$?; \
+	  $(PY) -m pytest tests/images -n 0 -p no:randomly > test-output/images.log 2>&1; built=$$?; \
+	  exit $$(( grpc != 0 || built != 0 )); } & apart=$$!; \
+	trap 'kill $$apart 2>/dev/null' INT TERM; \
+	$(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/images --ignore=$(GRPC_TESTS); rest=$$?; \
+	wait $$apart; separate=$$?; \
+	echo "== the gRPC tests (test-output/grpc.log)"; cat test-output/grpc.log; \
+	echo "== the image tests (test-output/images.log)"; cat test-output/images.log; \
+	exit $$(( rest != 0 || separate != 0 ))
 
 lint: install
 	$(VENV)/bin/ruff check jupyter_deploy tests benchmarks examples
