@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .loaders.refusal import FAILURE_FILE
+
 RECORDS = "checksums"
 """``version.json`` key: relative path -> {"size", "sha256"}, every file of the version but version.json"""
 UNHASHED = frozenset({"version.json"})
@@ -34,7 +36,6 @@ image by its .dockerignore)"""
 ARTIFACTS = "artifacts"
 CHUNK_BYTES = 1 << 20
 FAILED_EXIT = 65  # EX_DATAERR: the predictor's exit status when its version fails verification
-FAILURE_FILE = "JD_FAILURE_FILE"
 """when set (by ``jupyter-deploy serve``), the predictor writes its one-line refusal to the file this names, and
 the tool shows it as its own error, instead of printing it"""
 
